@@ -1,0 +1,85 @@
+"""The Quart app factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from quart import Quart, Request
+from quart_schema import HttpSecurityScheme, Info, QuartSchema
+from temporalio.client import Client
+
+from api import accounts, health
+from api.errors import MalformedJSON, register_error_handlers
+from api.services import EXTENSION_KEY, Services
+from api.workflow_gateway import WorkflowGateway
+from domain.config import Settings
+from domain.db import create_engine, create_session_factory
+from domain.redis_store import create_redis
+from domain.security import OneTimeTokens, PasswordHasher, TokenService
+
+log = logging.getLogger("cinema.api")
+
+
+class JSONRequest(Request):
+    """A request whose bad JSON (syntax or encoding) is a clear 400, never a 500."""
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or self.is_json):
+            return None
+        raw = await self.get_data(cache=cache, as_text=False)
+        try:
+            return json.loads(raw)
+        except ValueError:  # includes UnicodeDecodeError
+            if silent:
+                return None
+            raise MalformedJSON() from None
+
+
+def create_app(settings: Settings, *, temporal_client: Client | None = None) -> Quart:
+    app = Quart("cinema")
+    app.request_class = JSONRequest
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        BODY_TIMEOUT=30,
+        QUART_SCHEMA_CONVERT_CASING=False,
+    )
+    app.url_map.strict_slashes = True
+    QuartSchema(
+        app,
+        info=Info(
+            title="Online Cinema API",
+            version="0.1.0",
+            description="Accounts, catalog and commerce of the Online Cinema. Errors share one "
+            'shape: `{"error": "<code>", "detail": "<message>"}`.',
+        ),
+        security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
+        scalar_ui_path=None,
+    )
+    register_error_handlers(app)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(health.bp)
+
+    @app.before_serving
+    async def start() -> None:
+        engine = create_engine(settings)
+        app.extensions[EXTENSION_KEY] = Services(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            redis=create_redis(settings.redis_url),
+            workflows=WorkflowGateway(settings, temporal_client),
+            hasher=PasswordHasher(settings),
+            tokens=TokenService(settings),
+            one_time_tokens=OneTimeTokens(settings),
+        )
+
+    @app.after_serving
+    async def stop() -> None:
+        svc: Services | None = app.extensions.pop(EXTENSION_KEY, None)
+        if svc is not None:
+            await svc.redis.aclose()
+            await svc.engine.dispose()
+
+    return app

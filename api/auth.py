@@ -1,0 +1,69 @@
+"""Bearer-token authentication: `@require_user` puts the caller on `g`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from quart import g, request
+
+from api.services import services
+from domain.accounts import service as accounts
+from domain.db import transaction
+from domain.errors import InvalidToken, NotAuthenticated, TokenRevoked
+from domain.models import User
+from domain.redis_store import is_access_token_denied
+from domain.security import TokenClaims
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization")
+    if not header:
+        raise NotAuthenticated("The Authorization header is missing.")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise InvalidToken("Expected 'Authorization: Bearer <token>'.")
+    return token
+
+
+async def authenticate_request() -> tuple[User, TokenClaims]:
+    svc = services()
+    claims = svc.tokens.decode(bearer_token(), "access")
+    if await is_access_token_denied(svc.redis, claims.jti):
+        raise TokenRevoked()
+    async with transaction(svc.sessions) as session:
+        user = await accounts.current_user(session, claims)
+    return user, claims
+
+
+def require_user(func: F) -> F:
+    """The caller must present a live access token of an active user."""
+
+    @wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.user, g.claims = await authenticate_request()
+        return await func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def current_user() -> User:
+    return cast(User, g.user)
+
+
+def current_claims() -> TokenClaims:
+    return cast(TokenClaims, g.claims)
+
+
+def client_ip() -> str:
+    """The peer address, or the client's address as seen by a trusted proxy chain."""
+    hops = services().settings.trusted_proxy_hops
+    if hops:
+        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr or "unknown"

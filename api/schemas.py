@@ -1,0 +1,43 @@
+"""HTTP schemas shared by every resource."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+from quart_schema import document_response
+
+T = TypeVar("T")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['body', 'password'].")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: str = Field(description="Stable, machine-readable error code.")
+    detail: str = Field(description="Human-readable message.")
+    fields: list[FieldError] | None = Field(
+        default=None, description="Per-field problems, for validation errors."
+    )
+
+
+class MessageResponse(BaseModel):
+    message: str
+
+
+def error_responses(*statuses: int) -> Callable[[T], T]:
+    """Document the error responses of a route in OpenAPI (all share ErrorBody)."""
+
+    def decorator(func: T) -> T:
+        wrapped: Any = func
+        for status in statuses:
+            wrapped = document_response(ErrorBody, status)(wrapped)
+        return wrapped  # type: ignore[no-any-return,unused-ignore]
+
+    return decorator

@@ -1,0 +1,33 @@
+"""What the API builds once per process (at `before_serving`) and every handler uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.workflow_gateway import WorkflowGateway
+from domain.config import Settings
+from domain.db import SessionFactory
+from domain.security import OneTimeTokens, PasswordHasher, TokenService
+
+EXTENSION_KEY = "cinema"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: Redis
+    workflows: WorkflowGateway
+    hasher: PasswordHasher
+    tokens: TokenService
+    one_time_tokens: OneTimeTokens
+
+
+def services() -> Services:
+    svc: Services = current_app.extensions[EXTENSION_KEY]
+    return svc

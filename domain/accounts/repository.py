@@ -1,0 +1,202 @@
+"""Every accounts query lives here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from domain.models import ActivationToken, RefreshToken, User, UserGroup, UserGroupModel
+
+
+def _group_id(group: UserGroup):  # type: ignore[no-untyped-def]
+    return select(UserGroupModel.id).where(UserGroupModel.name == group).scalar_subquery()
+
+
+async def insert_user_if_absent(
+    session: AsyncSession,
+    email: str,
+    hashed_password: str,
+    group: UserGroup = UserGroup.USER,
+    is_active: bool = False,
+) -> int | None:
+    """Insert a user; return the new id, or None when the email is taken (a DB constraint)."""
+    stmt = (
+        insert(User)
+        .values(
+            email=email,
+            hashed_password=hashed_password,
+            group_id=_group_id(group),
+            is_active=is_active,
+            activated_at=func.now() if is_active else None,
+        )
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_unactivated_user(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(User).where(User.id == user_id, User.is_active.is_(False)))
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).options(joinedload(User.group)).where(User.email == email)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    stmt = select(User).options(joinedload(User.group)).where(User.id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user_email(session: AsyncSession, user_id: int) -> str | None:
+    return (await session.execute(select(User.email).where(User.id == user_id))).scalar()
+
+
+async def set_password_hash(session: AsyncSession, user_id: int, hashed_password: str) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(hashed_password=hashed_password)
+    )
+
+
+async def promote_to_active_admin(session: AsyncSession, user_id: int, hashed: str) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            group_id=_group_id(UserGroup.ADMIN),
+            is_active=True,
+            hashed_password=hashed,
+            activated_at=func.coalesce(User.activated_at, func.now()),
+            tokens_valid_after=func.now(),
+        )
+    )
+
+
+# --- activation tokens -------------------------------------------------------------------------
+
+
+async def store_activation_token(
+    session: AsyncSession, user_id: int, token_hash: str, expires_at: datetime
+) -> None:
+    """One live token per user: a new token replaces (and so invalidates) the previous one."""
+    stmt = insert(ActivationToken).values(
+        user_id=user_id, token_hash=token_hash, expires_at=expires_at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ActivationToken.user_id],
+        set_={
+            "token_hash": stmt.excluded.token_hash,
+            "expires_at": stmt.excluded.expires_at,
+            "created_at": func.now(),
+        },
+    )
+    await session.execute(stmt)
+
+
+async def find_live_activation_token_owner(session: AsyncSession, token_hash: str) -> int | None:
+    stmt = select(ActivationToken.user_id).where(
+        ActivationToken.token_hash == token_hash, ActivationToken.expires_at > func.now()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def consume_activation_token(session: AsyncSession, user_id: int, token_hash: str) -> bool:
+    """Single use: one conditional DELETE … RETURNING; then activate the user if still inactive."""
+    consumed = (
+        await session.execute(
+            delete(ActivationToken)
+            .where(
+                ActivationToken.user_id == user_id,
+                ActivationToken.token_hash == token_hash,
+                ActivationToken.expires_at > func.now(),
+            )
+            .returning(ActivationToken.id)
+        )
+    ).scalar_one_or_none()
+    if consumed is None:
+        return False
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, User.is_active.is_(False))
+        .values(is_active=True, activated_at=func.now())
+    )
+    return True
+
+
+async def delete_activation_token(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(ActivationToken).where(ActivationToken.user_id == user_id))
+
+
+async def is_user_active(session: AsyncSession, user_id: int) -> bool | None:
+    return (await session.execute(select(User.is_active).where(User.id == user_id))).scalar()
+
+
+# --- refresh tokens ----------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    session: AsyncSession,
+    *,
+    jti: str,
+    family_id: str,
+    user_id: int,
+    issued_at: datetime,
+    expires_at: datetime,
+) -> None:
+    session.add(
+        RefreshToken(
+            jti=jti,
+            family_id=family_id,
+            user_id=user_id,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, jti: str, user_id: int, replaced_by: str
+) -> bool:
+    """Compare-and-set: only a live, unrevoked token can be rotated, and only once."""
+    row = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.jti == jti,
+                RefreshToken.user_id == user_id,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > func.now(),
+            )
+            .values(revoked_at=func.now(), replaced_by=replaced_by)
+            .returning(RefreshToken.jti)
+        )
+    ).scalar_one_or_none()
+    return row is not None
+
+
+async def get_refresh_token(session: AsyncSession, jti: str) -> RefreshToken | None:
+    return await session.get(RefreshToken, jti)
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id: str, user_id: int) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.user_id == user_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=func.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_expired_refresh_tokens(session: AsyncSession) -> int:
+    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < func.now()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,154 @@
+"""Accounts use cases. Each takes a session first, raises DomainErrors, and never commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.accounts import repository as repo
+from domain.errors import (
+    AccountNotActivated,
+    InactiveUser,
+    InvalidCredentials,
+    InvalidToken,
+    RefreshTokenReused,
+    TokenExpired,
+    TokenRevoked,
+)
+from domain.models import User, UserGroup
+from domain.security import PasswordHasher, TokenClaims, TokenService
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    user_id: int
+    created: bool  # False: the email already had an account
+
+
+async def register(
+    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
+) -> Registration:
+    """Create an inactive USER, or report the existing account. Both paths hash the password."""
+    hashed = await hasher.hash(password)
+    user_id = await repo.insert_user_if_absent(session, email, hashed)
+    if user_id is not None:
+        return Registration(user_id=user_id, created=True)
+    existing = await repo.get_user_by_email(session, email)
+    if existing is None:  # deleted between the two statements: let the client retry
+        raise InvalidCredentials("Registration could not be completed; try again.")
+    return Registration(user_id=existing.id, created=False)
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
+) -> User:
+    user = await repo.get_user_by_email(session, email)
+    ok, new_hash = await hasher.verify(password, user.hashed_password if user else None)
+    if user is None or not ok:
+        raise InvalidCredentials()
+    if not user.is_active:
+        raise AccountNotActivated()
+    if new_hash is not None:  # argon2 parameters changed since this hash was made
+        await repo.set_password_hash(session, user.id, new_hash)
+    return user
+
+
+def _mint_pair(tokens: TokenService, user_id: int, family_id: str) -> tuple[TokenPair, str]:
+    access = tokens.issue(user_id, "access", family_id)
+    refresh = tokens.issue(user_id, "refresh", family_id)
+    pair = TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        access_expires_at=access.claims.expires_at,
+        refresh_expires_at=refresh.claims.expires_at,
+    )
+    return pair, refresh.claims.jti
+
+
+async def _store_refresh(
+    session: AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
+) -> None:
+    await repo.insert_refresh_token(
+        session,
+        jti=jti,
+        family_id=family_id,
+        user_id=user_id,
+        issued_at=utcnow(),
+        expires_at=pair.refresh_expires_at,
+    )
+
+
+async def login(session: AsyncSession, tokens: TokenService, user: User) -> TokenPair:
+    """A new login starts a new refresh family: several devices may be logged in at once."""
+    family_id = str(uuid.uuid4())
+    pair, jti = _mint_pair(tokens, user.id, family_id)
+    await _store_refresh(session, user.id, family_id, jti, pair)
+    return pair
+
+
+def _check_user_may_use(user: User | None, claims: TokenClaims) -> User:
+    if user is None or not user.is_active:
+        raise InactiveUser()
+    # Tokens carry whole seconds; compare at that precision.
+    if claims.issued_at < user.tokens_valid_after.replace(microsecond=0):
+        raise TokenRevoked()
+    return user
+
+
+async def refresh(session: AsyncSession, tokens: TokenService, refresh_token: str) -> TokenPair:
+    """Rotate: the presented refresh token is spent; a second use revokes its whole family."""
+    claims = tokens.decode(refresh_token, "refresh")
+    user = await repo.get_user(session, claims.user_id)
+    _check_user_may_use(user, claims)
+    new_pair, new_jti = _mint_pair(tokens, claims.user_id, claims.family_id)
+    if await repo.rotate_refresh_token(session, claims.jti, claims.user_id, new_jti):
+        await _store_refresh(session, claims.user_id, claims.family_id, new_jti, new_pair)
+        return new_pair
+    row = await repo.get_refresh_token(session, claims.jti)
+    if row is None or row.user_id != claims.user_id:
+        raise InvalidToken()
+    if row.revoked_at is not None:
+        # Reuse of a spent token: someone holds a copy. End every session of this login.
+        await repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
+        raise RefreshTokenReused()
+    raise TokenExpired()
+
+
+async def current_user(session: AsyncSession, claims: TokenClaims) -> User:
+    return _check_user_may_use(await repo.get_user(session, claims.user_id), claims)
+
+
+async def logout(session: AsyncSession, claims: TokenClaims) -> None:
+    """Revoke the caller's own login family (refresh tokens); the access jti is denied in Redis."""
+    await repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
+
+
+async def create_admin(
+    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
+) -> tuple[int, bool]:
+    """Create an activated ADMIN, or promote the existing account. Returns (id, created)."""
+    hashed = await hasher.hash(password)
+    user_id = await repo.insert_user_if_absent(
+        session, email, hashed, group=UserGroup.ADMIN, is_active=True
+    )
+    if user_id is not None:
+        return user_id, True
+    user = await repo.get_user_by_email(session, email)
+    assert user is not None
+    await repo.promote_to_active_admin(session, user.id, hashed)
+    return user.id, False
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

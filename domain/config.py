@@ -1,0 +1,107 @@
+"""Settings: one object built from environment variables (and an optional `.env`).
+
+Built once and passed explicitly.
+
+Nothing reads the environment at import time: `Settings()` is called once by each entry point
+(`api.asgi`, `worker.py`, `cli.py`, `migrations/env.py`) and by the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Defaults that are fine on a developer's laptop and nowhere else.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_STRIPE_API_KEY = "sk_test_dev_placeholder"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_placeholder"
+_PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "dev-only", "secret")
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Variable names are part of the product's interface."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/cinema"
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "cinema"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    email_from: str = "Online Cinema <no-reply@cinema.local>"
+
+    stripe_api_key: SecretStr = SecretStr(DEV_STRIPE_API_KEY)
+    stripe_webhook_secret: SecretStr = SecretStr(DEV_STRIPE_WEBHOOK_SECRET)
+    stripe_api_base: str | None = None
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "online-cinema"
+    jwt_audience: str = "online-cinema-api"
+    public_base_url: str = "http://127.0.0.1:8001"
+
+    # Token lifetimes, in seconds.
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    activation_token_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    password_reset_token_ttl_seconds: int = Field(default=3600, ge=1)
+
+    # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    # Rate limits: attempts per window, shared by all API processes through Redis.
+    rate_limit_login: int = Field(default=10, ge=1)
+    rate_limit_login_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_register: int = Field(default=5, ge=1)
+    rate_limit_register_window_seconds: int = Field(default=600, ge=1)
+    rate_limit_resend: int = Field(default=3, ge=1)
+    rate_limit_resend_window_seconds: int = Field(default=600, ge=1)
+
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Register and resend never answer faster than this, so timing tells nothing about an email.
+    anti_enumeration_floor_seconds: float = Field(default=0.35, ge=0)
+    # Trust X-Forwarded-For from this many proxies when keying rate limits (0 = use the peer).
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> Settings:
+        if self.environment == "development":
+            return self
+        problems = []
+        jwt_secret = self.jwt_secret.get_secret_value()
+        if len(jwt_secret) < 32 or _looks_like_placeholder(jwt_secret):
+            problems.append("JWT_SECRET must be a random value of at least 32 characters")
+        for name in ("stripe_api_key", "stripe_webhook_secret"):
+            value: SecretStr = getattr(self, name)
+            if _looks_like_placeholder(value.get_secret_value()):
+                problems.append(f"{name.upper()} is a placeholder")
+        if problems:
+            raise ValueError(
+                f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
+            )
+        return self
+
+    @property
+    def public_base(self) -> str:
+        return self.public_base_url.rstrip("/")

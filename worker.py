@@ -1,0 +1,81 @@
+"""`python worker.py`: build dependencies once, connect to Temporal, run until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.accounts import AccountActivities
+from domain.config import Settings
+from domain.db import create_engine, create_session_factory
+from domain.email.mailer import Mailer
+from domain.email.render import EmailRenderer
+from domain.security import OneTimeTokens
+from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
+
+log = logging.getLogger("cinema.worker")
+
+WORKFLOWS: Sequence[type] = (RegistrationWorkflow, AccountNoticeWorkflow)
+
+
+def build_activities(settings: Settings, sessions: Any) -> list[Any]:
+    account = AccountActivities(
+        sessions=sessions,
+        mailer=Mailer(settings),
+        renderer=EmailRenderer(settings.public_base_url),
+        one_time_tokens=OneTimeTokens(settings),
+        email_from=settings.email_from,
+    )
+    return account.all()
+
+
+def build_worker(client: Client, settings: Settings, activities: list[Any]) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def run(settings: Settings) -> None:
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    worker = build_worker(client, settings, build_activities(settings, sessions))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info(
+        "worker polling task queue %r on %s (namespace %s)",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing in-flight activities (up to 20 s)")
+    await engine.dispose()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(run(Settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Workflow ids and search attributes. Ids are database ids, never emails or tokens."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+USER_ID = SearchAttributeKey.for_int("UserId")
+ORDER_ID = SearchAttributeKey.for_int("OrderId")
+
+
+def registration_workflow_id(user_id: int) -> str:
+    return f"registration:{user_id}"
+
+
+def account_notice_workflow_id(user_id: int) -> str:
+    return f"account-notice:{user_id}"
