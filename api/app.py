@@ -11,7 +11,7 @@ from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
 from api import accounts, health
-from api.errors import MalformedJSON, register_error_handlers
+from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from api.workflow_gateway import WorkflowGateway
 from domain.config import Settings
@@ -27,7 +27,7 @@ class JSONRequest(Request):
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or self.is_json):
-            return None
+            raise NotJSON()
         raw = await self.get_data(cache=cache, as_text=False)
         try:
             return json.loads(raw)

@@ -34,6 +34,11 @@ class MalformedJSON(HTTPException):
     description = "The request body is not valid JSON."
 
 
+class NotJSON(HTTPException):
+    code = 400
+    description = "Send a JSON object with Content-Type: application/json."
+
+
 def error_response(status: int, code: str, detail: str, **extra: Any) -> Response:
     body: dict[str, Any] = {"error": code, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -90,6 +95,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(MalformedJSON)
     async def malformed_json(exc: MalformedJSON) -> Response:
         return error_response(400, "malformed_json", "The request body is not valid JSON.")
+
+    @app.errorhandler(NotJSON)
+    async def not_json(exc: NotJSON) -> Response:
+        return error_response(400, "invalid_body", str(exc.description))
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:

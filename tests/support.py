@@ -1,0 +1,97 @@
+"""Helpers the tests share: reading the mail sink, and walking users through the API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from quart.typing import TestClientProtocol
+
+from devstack.services import MailSink
+
+PASSWORD = "Sup3r$ecret"
+LINK = re.compile(r"https?://\S+/accounts/activate/\?\S+")
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None, "every email has a plain-text part"
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None, "every email has an HTML part"
+    return str(part.get_content())
+
+
+def to_address(message: EmailMessage) -> str:
+    return str(message["To"]).strip().lower()
+
+
+async def wait_for_mail(
+    sink: MailSink, to: str, subject_contains: str, *, count: int = 1, timeout: float = 30.0
+) -> list[EmailMessage]:
+    """Wait until `count` emails with that subject have reached `to`; return them, oldest first."""
+
+    def matching() -> list[EmailMessage]:
+        return [
+            m
+            for m in sink.messages
+            if to_address(m) == to.lower() and subject_contains in str(m["Subject"])
+        ]
+
+    await sink.wait_for(lambda _msgs: len(matching()) >= count, timeout=timeout)
+    return matching()
+
+
+def mails_to(sink: MailSink, to: str) -> list[EmailMessage]:
+    return [m for m in sink.messages if to_address(m) == to.lower()]
+
+
+def activation_link(message: EmailMessage) -> str:
+    match = LINK.search(text_of(message))
+    assert match, "the activation email carries a link"
+    return match.group(0)
+
+
+def link_query(link: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+
+
+def path_of(link: str) -> str:
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+async def register(client: TestClientProtocol, email: str, password: str = PASSWORD) -> Any:
+    response = await client.post("/accounts/register/", json={"email": email, "password": password})
+    assert response.status_code == 202, await response.get_data(as_text=True)
+    return await response.get_json()
+
+
+async def register_and_activate(
+    client: TestClientProtocol, sink: MailSink, email: str, password: str = PASSWORD
+) -> None:
+    await register(client, email, password)
+    [mail] = await wait_for_mail(sink, email, "Activate")
+    response = await client.get(path_of(activation_link(mail)))
+    assert response.status_code == 200, await response.get_data(as_text=True)
+
+
+async def login(client: TestClientProtocol, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/accounts/login/", json={"email": email, "password": password})
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    body: dict[str, Any] = await response.get_json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

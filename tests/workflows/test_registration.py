@@ -1,0 +1,214 @@
+"""RegistrationWorkflow against real Temporal, Postgres and SMTP, including faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
+from temporalio.worker import Replayer, Worker
+
+from domain.models import ActivationToken, User
+from tests.conftest import Stack, app_client
+from tests.support import (
+    PASSWORD,
+    activation_link,
+    link_query,
+    mails_to,
+    new_email,
+    path_of,
+    register,
+    wait_for_mail,
+)
+from worker import WORKFLOWS, build_activities, build_worker
+from workflows.ids import registration_workflow_id
+from workflows.messages import RegistrationResult, SendAccountEmail
+from workflows.registration import RegistrationWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def _maybe_record(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """RECORD_HISTORIES=1 pytest ... refreshes the histories the replay test checks."""
+    if os.environ.get("RECORD_HISTORIES"):
+        text = (await handle.fetch_history()).to_json()
+        (HISTORIES / f"{name}.json").write_text(json.dumps(json.loads(text), indent=1) + "\n")
+
+
+async def _user_id(stack: Stack, email: str) -> int:
+    async with stack.sessions() as session:
+        return int((await session.execute(select(User.id).where(User.email == email))).scalar_one())
+
+
+async def _handle(stack: Stack, email: str) -> WorkflowHandle[Any, RegistrationResult]:
+    workflow_id = registration_workflow_id(await _user_id(stack, email))
+    return stack.client.get_workflow_handle_for(RegistrationWorkflow.run, workflow_id)
+
+
+async def test_email_is_delivered_when_a_worker_comes_back(stack: Stack) -> None:
+    """The user is created while no worker runs (killed after "user created"): after a worker
+    starts, the activation email still goes out."""
+    queue = f"test-dead-{uuid.uuid4().hex[:6]}"
+    email = new_email()
+    async with app_client(stack, temporal_task_queue=queue) as api:
+        await register(api, email)
+    await asyncio.sleep(1.5)
+    assert mails_to(stack.mail, email) == []
+    settings = stack.with_overrides(temporal_task_queue=queue)
+    async with build_worker(stack.client, settings, build_activities(settings, stack.sessions)):
+        [mail] = await wait_for_mail(stack.mail, email, "Activate")
+    assert link_query(activation_link(mail))["email"] == email
+
+
+async def test_worker_stopped_mid_send_still_delivers_once_restarted(stack: Stack) -> None:
+    queue = f"test-kill-{uuid.uuid4().hex[:6]}"
+    settings = stack.with_overrides(temporal_task_queue=queue)
+    started = asyncio.Event()
+
+    @activity.defn(name="send_account_email")
+    async def hanging_send(data: SendAccountEmail) -> None:
+        started.set()
+        await asyncio.Event().wait()  # the SMTP conversation never finishes
+
+    # The same activities, but sending hangs: registered under the real activity's name.
+    activities = [
+        a
+        for a in build_activities(settings, stack.sessions)
+        if getattr(a, "__name__", "") != "send_account_email"
+    ]
+    email = new_email()
+    doomed = Worker(
+        stack.client,
+        task_queue=queue,
+        workflows=list(WORKFLOWS),
+        activities=[*activities, hanging_send],
+        graceful_shutdown_timeout=timedelta(seconds=0),
+    )
+    async with app_client(stack, temporal_task_queue=queue) as api:
+        async with doomed:
+            await register(api, email)
+            await asyncio.wait_for(started.wait(), timeout=30)
+        # The worker is gone mid-send; nothing was delivered.
+        assert mails_to(stack.mail, email) == []
+        async with build_worker(stack.client, settings, build_activities(settings, stack.sessions)):
+            [mail] = await wait_for_mail(stack.mail, email, "Activate")
+            response = await api.get(path_of(activation_link(mail)))
+            assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("worker")
+async def test_smtp_down_for_a_while_delays_but_does_not_lose_email(stack: Stack) -> None:
+    email = new_email()
+    async with app_client(stack, email_retry_max_interval_seconds=2) as api:
+        stack.mail.stop()
+        try:
+            await register(api, email)
+            await asyncio.sleep(4)
+            assert mails_to(stack.mail, email) == []
+        finally:
+            stack.mail.start()
+        [mail] = await wait_for_mail(stack.mail, email, "Activate", timeout=30)
+        assert (await api.get(path_of(activation_link(mail)))).status_code == 200
+
+
+@pytest.mark.usefixtures("worker")
+async def test_activation_after_ttl_fails_cleanly(stack: Stack) -> None:
+    email = new_email()
+    async with app_client(stack, activation_token_ttl_seconds=2) as api:
+        await register(api, email)
+        [mail] = await wait_for_mail(stack.mail, email, "Activate")
+        handle = await _handle(stack, email)
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+        assert result.outcome == "expired"
+        await _maybe_record(handle, "registration_expired")
+        status = await handle.query(RegistrationWorkflow.status)
+        assert status.state == "expired"
+
+        response = await api.get(path_of(activation_link(mail)))
+        assert response.status_code == 400
+        assert (await response.get_json())["error"] == "invalid_activation_token"
+        async with stack.sessions() as session:
+            tokens = (
+                await session.execute(
+                    select(ActivationToken).where(
+                        ActivationToken.user_id == await _user_id(stack, email)
+                    )
+                )
+            ).all()
+        assert tokens == []
+        response = await api.post("/accounts/login/", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 403
+
+        # Resend after the run ended starts a new run, whose link works.
+        response = await api.post("/accounts/resend-activation/", json={"email": email})
+        assert response.status_code == 202
+        mails = await wait_for_mail(stack.mail, email, "Activate", count=2)
+        assert (await api.get(path_of(activation_link(mails[-1])))).status_code == 200
+
+
+@pytest.mark.usefixtures("worker")
+async def test_resend_delivers_a_fresh_token_to_the_same_run(stack: Stack) -> None:
+    email = new_email()
+    async with app_client(stack) as api:
+        await register(api, email)
+        [first] = await wait_for_mail(stack.mail, email, "Activate")
+        handle = await _handle(stack, email)
+        run_before = (await handle.describe()).run_id
+
+        response = await api.post("/accounts/resend-activation/", json={"email": email})
+        assert response.status_code == 202
+        _, second = await wait_for_mail(stack.mail, email, "Activate", count=2)
+        assert (
+            link_query(activation_link(first))["token"]
+            != link_query(activation_link(second))["token"]
+        )
+        assert (await handle.describe()).run_id == run_before
+
+        # The older link died when the new one was issued.
+        assert (await api.get(path_of(activation_link(first)))).status_code == 400
+        assert (await api.get(path_of(activation_link(second)))).status_code == 200
+        result = await asyncio.wait_for(handle.result(), timeout=30)
+        assert result.outcome == "activated"
+        status = await handle.query(RegistrationWorkflow.status)
+        assert (status.state, status.activation_emails_sent, status.resend_requests) == (
+            "activated",
+            2,
+            1,
+        )
+        await _maybe_record(handle, "registration_resent_then_activated")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_history_holds_no_email_token_or_password(stack: Stack) -> None:
+    email = new_email("private")
+    async with app_client(stack) as api:
+        await register(api, email)
+        [mail] = await wait_for_mail(stack.mail, email, "Activate")
+        token = link_query(activation_link(mail))["token"]
+        assert (await api.get(path_of(activation_link(mail)))).status_code == 200
+    handle = await _handle(stack, email)
+    await asyncio.wait_for(handle.result(), timeout=30)
+    history = await handle.fetch_history()
+    text = history.to_json()
+    assert email not in text and email.split("@")[0] not in text
+    assert token not in text
+    assert PASSWORD not in text
+    desc = await handle.describe()
+    assert desc.id == registration_workflow_id(await _user_id(stack, email))
+    assert desc.status == WorkflowExecutionStatus.COMPLETED
+    await _maybe_record(handle, "registration_activated")
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_replay_recorded_histories(path: Path) -> None:
+    """A change that breaks running workflows fails here."""
+    history = WorkflowHistory.from_json("recorded", path.read_text())
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
