@@ -13,16 +13,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.maintenance import MaintenanceActivities
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer
 from domain.security import OneTimeTokens
+from workflows.cleanup import TokenCleanupWorkflow
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
+from workflows.schedules import upsert_schedules
 
 log = logging.getLogger("cinema.worker")
 
-WORKFLOWS: Sequence[type] = (RegistrationWorkflow, AccountNoticeWorkflow)
+WORKFLOWS: Sequence[type] = (RegistrationWorkflow, AccountNoticeWorkflow, TokenCleanupWorkflow)
 
 
 def build_activities(settings: Settings, sessions: Any) -> list[Any]:
@@ -33,7 +36,7 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
         one_time_tokens=OneTimeTokens(settings),
         email_from=settings.email_from,
     )
-    return account.all()
+    return [*account.all(), *MaintenanceActivities(sessions).all()]
 
 
 def build_worker(client: Client, settings: Settings, activities: list[Any]) -> Worker:
@@ -51,6 +54,9 @@ async def run(settings: Settings) -> None:
     sessions = create_session_factory(engine)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     worker = build_worker(client, settings, build_activities(settings, sessions))
+    await upsert_schedules(
+        client, settings.temporal_task_queue, settings.token_cleanup_interval_seconds
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     password_reset_token_ttl_seconds: int = Field(default=3600, ge=1)
     # Emails are retried until the SMTP server accepts them, backing off up to this interval.
     email_retry_max_interval_seconds: int = Field(default=60, ge=1)
+    # How often the worker's schedule deletes expired tokens.
+    token_cleanup_interval_seconds: int = Field(default=3600, ge=60)
 
     # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
     argon2_time_cost: int = Field(default=2, ge=1)

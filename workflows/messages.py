@@ -91,3 +91,15 @@ class ActivateAccountResult:
 @dataclass
 class InvalidateActivationToken:
     user_id: int
+
+
+@dataclass
+class CleanupInput:
+    pass
+
+
+@dataclass
+class CleanupResult:
+    refresh_tokens: int = 0
+    activation_tokens: int = 0
+    password_reset_tokens: int = 0

@@ -54,6 +54,12 @@ class RegistrationWorkflow:
 
     def _set_state(self, state: str) -> None:
         self._status.state = state
+        # Shown as "current details" in the Temporal UI.
+        expires = self._status.token_expires_at
+        details = f"**{state}**"
+        if expires is not None and state == "awaiting_activation":
+            details += f" until {expires.isoformat(timespec='seconds')}"
+        workflow.set_current_details(details)
 
     @workflow.run
     async def run(self, input: RegistrationInput) -> RegistrationResult:

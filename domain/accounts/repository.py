@@ -9,7 +9,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from domain.models import ActivationToken, RefreshToken, User, UserGroup, UserGroupModel
+from domain.models import (
+    ActivationToken,
+    PasswordResetToken,
+    RefreshToken,
+    User,
+    UserGroup,
+    UserGroupModel,
+)
 
 
 def _group_id(group: UserGroup):  # type: ignore[no-untyped-def]
@@ -199,4 +206,18 @@ async def revoke_refresh_family(session: AsyncSession, family_id: str, user_id: 
 
 async def delete_expired_refresh_tokens(session: AsyncSession) -> int:
     result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < func.now()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_expired_activation_tokens(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(ActivationToken).where(ActivationToken.expires_at < func.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_expired_password_reset_tokens(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.expires_at < func.now())
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
