@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -90,8 +91,15 @@ class AccountActivities:
         elif data.template == "activation_confirmation":
             context["login_url"] = self._renderer.link("/")
         rendered = self._renderer.render(data.template, **context)
-        # Any SMTP or network error propagates: Temporal retries until the server accepts it.
-        await self._mailer.send(build_message(rendered, self._from, user.email))
+        try:
+            await self._mailer.send(build_message(rendered, self._from, user.email))
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            # Retryable: Temporal retries until the server accepts the message. The original
+            # error can name the recipient, so only its type reaches the workflow history.
+            raise ApplicationError(
+                f"SMTP delivery failed ({type(exc).__name__}); will retry",
+                type="SMTPDeliveryFailed",
+            ) from None
         activity.logger.info("sent %s email to user %s", data.template, data.user_id)
 
     @activity.defn(name="activate_account")

@@ -24,6 +24,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
+        # Errors and logs never carry bound values (emails, password hashes).
+        hide_parameters=True,
         pool_timeout=5,
         # A connection attempt to a dead server fails fast instead of hanging a request.
         connect_args={"timeout": 5, "command_timeout": 30},

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from domain.models import (
     ActivationToken,
@@ -19,7 +20,7 @@ from domain.models import (
 )
 
 
-def _group_id(group: UserGroup):  # type: ignore[no-untyped-def]
+def _group_id(group: UserGroup) -> ScalarSelect[int]:
     return select(UserGroupModel.id).where(UserGroupModel.name == group).scalar_subquery()
 
 

@@ -15,6 +15,7 @@ from domain.errors import (
     InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
+    ServiceUnavailable,
     TokenExpired,
     TokenRevoked,
 )
@@ -46,7 +47,7 @@ async def register(
         return Registration(user_id=user_id, created=True)
     existing = await repo.get_user_by_email(session, email)
     if existing is None:  # deleted between the two statements: let the client retry
-        raise InvalidCredentials("Registration could not be completed; try again.")
+        raise ServiceUnavailable("Registration could not be completed; try again.")
     return Registration(user_id=existing.id, created=False)
 
 

@@ -117,6 +117,10 @@ async def test_smtp_down_for_a_while_delays_but_does_not_lose_email(stack: Stack
             stack.mail.start()
         [mail] = await wait_for_mail(stack.mail, email, "Activate", timeout=30)
         assert (await api.get(path_of(activation_link(mail)))).status_code == 200
+    # The failed attempts are in the history, by error type only: no recipient address.
+    history = (await (await _handle(stack, email)).fetch_history()).to_json()
+    assert "SMTPDeliveryFailed" in history
+    assert email not in history
 
 
 @pytest.mark.usefixtures("worker")
