@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeVar
 
 import aiosmtplib
 from temporalio import activity
@@ -23,12 +26,28 @@ from workflows.messages import (
 )
 
 ACTIVATION = "activation"
+HEARTBEAT_EVERY_SECONDS = 2.0
+T = TypeVar("T")
 
 
 def _user_not_found(user_id: int) -> ApplicationError:
     return ApplicationError(
         f"user {user_id} does not exist", type="UserNotFound", non_retryable=True
     )
+
+
+async def _heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECONDS) -> T:
+    """Await `work`, heartbeating meanwhile: a worker that dies mid-send is noticed within the
+    heartbeat timeout (seconds), not the whole start-to-close timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
 
 
 def _format_expiry(expires_at: datetime) -> str:
@@ -92,7 +111,7 @@ class AccountActivities:
             context["login_url"] = self._renderer.link("/")
         rendered = self._renderer.render(data.template, **context)
         try:
-            await self._mailer.send(build_message(rendered, self._from, user.email))
+            await _heartbeating(self._mailer.send(build_message(rendered, self._from, user.email)))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             # Retryable: Temporal retries until the server accepts the message. The original
             # error can name the recipient, so only its type reaches the workflow history.

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
 
 DB_TIMEOUT = timedelta(seconds=30)
 EMAIL_TIMEOUT = timedelta(seconds=60)
+# The send activity heartbeats every 2 s: a worker killed mid-send is noticed after this.
+EMAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -87,6 +89,7 @@ class RegistrationWorkflow:
                     user_id=input.user_id, template="activation", nonce=nonce, expires_at=expires_at
                 ),
                 start_to_close_timeout=EMAIL_TIMEOUT,
+                heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
                 retry_policy=retry,
             )
             self._status.activation_emails_sent += 1
@@ -115,6 +118,7 @@ class RegistrationWorkflow:
             AccountActivities.send_account_email,
             SendAccountEmail(user_id=input.user_id, template="activation_confirmation"),
             start_to_close_timeout=EMAIL_TIMEOUT,
+            heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
             retry_policy=retry,
         )
         self._set_state("activated")
@@ -164,5 +168,6 @@ class AccountNoticeWorkflow:
             AccountActivities.send_account_email,
             SendAccountEmail(user_id=input.user_id, template="account_exists"),
             start_to_close_timeout=EMAIL_TIMEOUT,
+            heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
             retry_policy=email_retry(input.email_retry_max_interval_seconds),
         )

@@ -1,0 +1,77 @@
+"""A worker process killed (SIGKILL) in the middle of sending the activation email."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.conftest import Stack, app_client
+from tests.support import activation_link, mails_to, new_email, path_of, register, wait_for_mail
+from worker import build_activities, build_worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _silent_smtp_server(connected: asyncio.Event) -> asyncio.Server:
+    """Accepts connections and never answers: the SMTP conversation hangs."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        await reader.read()  # until the peer goes away
+        writer.close()
+
+    return await asyncio.start_server(hold, "127.0.0.1", 0)
+
+
+async def test_sigkilled_worker_mid_send_email_still_arrives(stack: Stack, tmp_path: Path) -> None:
+    queue = f"test-sigkill-{uuid.uuid4().hex[:6]}"
+    connected = asyncio.Event()
+    silent = await _silent_smtp_server(connected)
+    silent_port = silent.sockets[0].getsockname()[1]
+    s = stack.settings
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": s.database_url,
+        "REDIS_URL": s.redis_url,
+        "TEMPORAL_ADDRESS": s.temporal_address,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(silent_port),
+        "JWT_SECRET": s.jwt_secret.get_secret_value(),
+        "STRIPE_API_KEY": s.stripe_api_key.get_secret_value(),
+        "STRIPE_WEBHOOK_SECRET": s.stripe_webhook_secret.get_secret_value(),
+        "PUBLIC_BASE_URL": s.public_base_url,
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    email = new_email()
+    try:
+        async with app_client(stack, temporal_task_queue=queue) as api:
+            await register(api, email)
+            # The worker process is now inside send_account_email, waiting on SMTP.
+            await asyncio.wait_for(connected.wait(), timeout=60)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            silent.close()
+            assert mails_to(stack.mail, email) == []
+
+            settings = stack.with_overrides(temporal_task_queue=queue)
+            async with build_worker(
+                stack.client, settings, build_activities(settings, stack.sessions)
+            ):
+                # Noticed through the missing heartbeats (10 s), then retried here.
+                [mail] = await wait_for_mail(stack.mail, email, "Activate", timeout=60)
+                response = await api.get(path_of(activation_link(mail)))
+                assert response.status_code == 200
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
