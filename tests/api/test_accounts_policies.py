@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -210,3 +211,23 @@ def test_placeholder_secrets_are_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="JWT_SECRET"):
         Settings(_env_file=None, environment="production")
     Settings(_env_file=None, environment="development")
+
+
+async def test_register_and_resend_take_at_least_the_floor_either_way(stack: Stack) -> None:
+    """Known and unknown emails cannot be told apart by response time below the floor."""
+    taken = new_email()
+    async with app_client(stack, anti_enumeration_floor_seconds=0.4) as api:
+        await register(api, taken)
+        for path, email in (
+            ("/accounts/register/", taken),
+            ("/accounts/register/", new_email()),
+            ("/accounts/resend-activation/", taken),
+            ("/accounts/resend-activation/", new_email()),
+        ):
+            body: dict[str, str] = {"email": email}
+            if path.endswith("register/"):
+                body["password"] = PASSWORD
+            started = time.monotonic()
+            response = await api.post(path, json=body)
+            assert response.status_code == 202
+            assert time.monotonic() - started >= 0.4
