@@ -30,11 +30,15 @@ class JSONRequest(Request):
             raise NotJSON()
         raw = await self.get_data(cache=cache, as_text=False)
         try:
-            return json.loads(raw)
-        except ValueError:  # includes UnicodeDecodeError
+            data = json.loads(raw)
+            # Lone surrogates (`"\ud800"`) are valid JSON but not text: refuse them here, once,
+            # rather than let one reach a hash function or the database.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # ValueError covers UnicodeDecode/EncodeError
             if silent:
                 return None
             raise MalformedJSON() from None
+        return data
 
 
 def create_app(settings: Settings, *, temporal_client: Client | None = None) -> Quart:
