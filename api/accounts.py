@@ -70,6 +70,11 @@ class ActivateRequest(Strict):
     )
 
 
+class ActivateQuery(ActivateRequest):
+    # quart-schema lifts `required` from the field schema onto the query parameter.
+    token: str = Field(min_length=16, max_length=128, json_schema_extra={"required": True})
+
+
 class LoginRequest(Strict):
     email: Email
     password: PresentedPassword
@@ -208,10 +213,10 @@ async def _activate(token: str, email: str | None) -> MessageResponse:
 
 
 @bp.get("/activate/")
-@validate_querystring(ActivateRequest)
+@validate_querystring(ActivateQuery)
 @validate_response(MessageResponse, 200)
 @error_responses(400, 422, 503)
-async def activate_from_link(query_args: ActivateRequest) -> MessageResponse:
+async def activate_from_link(query_args: ActivateQuery) -> MessageResponse:
     """Activate an account with the token from the activation email (the emailed link)."""
     return await _activate(query_args.token, query_args.email)
 
