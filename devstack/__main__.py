@@ -13,6 +13,9 @@ DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS, SMTP_HOST/SMTP_PORT. Fixed default po
 with the DEVSTACK_*_PORT variables below, or API_PORT) keep URLs stable across runs; a taken
 default port falls back to a free one.
 
+The API runs API_WORKERS granian worker processes (default 2: one per core of the 2-core dev
+machine; docs/benchmarks.md has the measurements).
+
 Commands can be replaced for experiments: DEVSTACK_API_CMD, DEVSTACK_WORKER_CMD,
 DEVSTACK_MIGRATE_CMD (shell-style strings; `{python}` and `{api_port}` are substituted;
 an empty string skips that step).
@@ -62,6 +65,9 @@ PORTS: dict[str, tuple[str, int]] = {
     "temporal-ui": ("DEVSTACK_TEMPORAL_UI_PORT", 8233),
     "smtp": ("DEVSTACK_SMTP_PORT", 1025),
 }
+
+# granian worker processes for the API unless API_WORKERS says otherwise (docs/benchmarks.md).
+DEFAULT_API_WORKERS = 2
 
 # Settings exported to the API and the worker (and written to .stack/env).
 EXPORTED = (
@@ -158,6 +164,20 @@ def _command(env_var: str, default: list[str], api_port: int) -> list[str] | Non
         token.replace("{python}", sys.executable).replace("{api_port}", str(api_port))
         for token in shlex.split(raw)
     ]
+
+
+def api_workers() -> int:
+    """API_WORKERS: how many granian worker processes serve the API."""
+    raw = os.environ.get("API_WORKERS", "").strip()
+    if not raw:
+        return DEFAULT_API_WORKERS
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ServiceError(f"API_WORKERS={raw!r}: expected a whole number of processes, >= 1")
+    return workers
 
 
 def _pump(stream: IO[bytes], name: str, log_path: Path) -> None:
@@ -378,6 +398,8 @@ class Stack:
                 LOOPBACK,
                 "--port",
                 str(api_port),
+                "--workers",
+                str(api_workers()),
                 "api.asgi:create_app_from_env",
             ],
             api_port,
