@@ -315,7 +315,7 @@ async def me() -> MeResponse:
     return MeResponse(
         id=user.id,
         email=user.email,
-        group=user.group.name.value,
+        group=user.group.value,
         is_active=user.is_active,
         created_at=user.created_at,
         activated_at=user.activated_at,

@@ -15,7 +15,7 @@ from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from api.workflow_gateway import WorkflowGateway
 from domain.config import Settings
-from domain.db import create_engine, create_session_factory
+from domain.db import autocommit_engine, create_engine, create_session_factory
 from domain.redis_store import create_redis
 from domain.security import OneTimeTokens, PasswordHasher, TokenService
 
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
         app.extensions[EXTENSION_KEY] = Services(
             settings=settings,
             engine=engine,
+            reader=autocommit_engine(engine),
             sessions=create_session_factory(engine),
             redis=create_redis(settings.redis_url),
             workflows=WorkflowGateway(settings, temporal_client),
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     async def stop() -> None:
         svc: Services | None = app.extensions.pop(EXTENSION_KEY, None)
         if svc is not None:
+            svc.hasher.close()
             await svc.redis.aclose()
             await svc.engine.dispose()
 

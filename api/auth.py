@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -10,9 +11,8 @@ from quart import g, request
 
 from api.services import services
 from domain.accounts import service as accounts
-from domain.db import transaction
+from domain.accounts.repository import AuthUser, get_auth_user
 from domain.errors import InvalidToken, NotAuthenticated, TokenRevoked
-from domain.models import User
 from domain.redis_store import is_access_token_denied
 from domain.security import TokenClaims
 
@@ -30,14 +30,25 @@ def bearer_token() -> str:
     return token
 
 
-async def authenticate_request() -> tuple[User, TokenClaims]:
+async def authenticate_request() -> tuple[AuthUser, TokenClaims]:
+    """Signature and claims, then the deny-list (Redis) and the user's state (Postgres), the
+    two looked up concurrently: a revoked token or a deactivated user is refused at once."""
     svc = services()
     claims = svc.tokens.decode(bearer_token(), "access")
-    if await is_access_token_denied(svc.redis, claims.jti):
+
+    async def load_user() -> AuthUser | None:
+        async with svc.reader.connect() as conn:  # one statement: no BEGIN/COMMIT
+            return await get_auth_user(conn, claims.user_id)
+
+    denied, user = await asyncio.gather(
+        is_access_token_denied(svc.redis, claims.jti), load_user(), return_exceptions=True
+    )
+    for outcome in (denied, user):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    if denied:
         raise TokenRevoked()
-    async with transaction(svc.sessions) as session:
-        user = await accounts.current_user(session, claims)
-    return user, claims
+    return accounts.check_user_may_use(cast(AuthUser | None, user), claims), claims
 
 
 def require_user(func: F) -> F:
@@ -51,8 +62,8 @@ def require_user(func: F) -> F:
     return cast(F, wrapper)
 
 
-def current_user() -> User:
-    return cast(User, g.user)
+def current_user() -> AuthUser:
+    return cast(AuthUser, g.user)
 
 
 def current_claims() -> TokenClaims:

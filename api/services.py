@@ -20,6 +20,7 @@ EXTENSION_KEY = "cinema"
 class Services:
     settings: Settings
     engine: AsyncEngine
+    reader: AsyncEngine  # the same pool in autocommit, for single-statement reads
     sessions: SessionFactory
     redis: Redis
     workflows: WorkflowGateway

@@ -385,6 +385,10 @@ class Stack:
             if code != 0:
                 console.error(f"migrations failed (exit code {code}); stopping")
                 return 1
+        workers = api_workers()
+        # Split the cores between the API processes for password hashing (docs/benchmarks.md).
+        if not self.configured("PASSWORD_HASH_THREADS"):
+            self.export("PASSWORD_HASH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         api_cmd = _command(
             "DEVSTACK_API_CMD",
             [
@@ -399,7 +403,7 @@ class Stack:
                 "--port",
                 str(api_port),
                 "--workers",
-                str(api_workers()),
+                str(workers),
                 "api.asgi:create_app_from_env",
             ],
             api_port,

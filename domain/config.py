@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     environment: Environment = "development"
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/cinema"
-    database_pool_size: int = Field(default=10, ge=1, le=100)
+    database_pool_size: int = Field(default=20, ge=1, le=200)
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     temporal_address: str = "127.0.0.1:7233"
@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8 * 1024)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Threads hashing passwords in each API process (default: one per CPU). More threads than
+    # cores only thrash the cache: argon2 touches 19 MiB per hash (docs/benchmarks.md).
+    password_hash_threads: int | None = Field(default=None, ge=1, le=64)
 
     # Rate limits: attempts per window, shared by all API processes through Redis.
     rate_limit_login: int = Field(default=10, ge=1)

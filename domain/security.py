@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import jwt
 from passlib.context import CryptContext
@@ -18,12 +21,15 @@ from domain.errors import InvalidToken, TokenExpired
 
 JWT_ALGORITHM = "HS256"  # pinned: the server never takes the algorithm from the token
 TokenType = Literal["access", "refresh"]
+T = TypeVar("T")
 
 
 class PasswordHasher:
     """argon2id through passlib. Hashing runs in a worker thread: the event loop never blocks."""
 
     def __init__(self, settings: Settings) -> None:
+        threads = settings.password_hash_threads or os.cpu_count() or 1
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="argon2")
         self._context = CryptContext(
             schemes=["argon2"],
             argon2__type="ID",
@@ -37,15 +43,21 @@ class PasswordHasher:
     def describe(self) -> str:
         return repr(self._context.handler("argon2"))
 
+    async def _run(self, func: Callable[..., T], *args: str) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._context.hash, password)
+        return await self._run(self._context.hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
         """Return (matches, new_hash_if_parameters_changed)."""
         if hashed is None:
-            await asyncio.to_thread(self._context.verify, password, self._dummy_hash)
+            await self._run(self._context.verify, password, self._dummy_hash)
             return False, None
-        return await asyncio.to_thread(self._context.verify_and_update, password, hashed)
+        return await self._run(self._context.verify_and_update, password, hashed)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -59,6 +60,35 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     stmt = select(User).options(joinedload(User.group)).where(User.id == user_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """What authenticating a request needs, read in one small query (the hot path)."""
+
+    id: int
+    email: str
+    group: UserGroup
+    is_active: bool
+    created_at: datetime
+    activated_at: datetime | None
+    tokens_valid_after: datetime
+
+
+_AUTH_USER = select(
+    User.id,
+    User.email,
+    UserGroupModel.name,
+    User.is_active,
+    User.created_at,
+    User.activated_at,
+    User.tokens_valid_after,
+).join(UserGroupModel, User.group_id == UserGroupModel.id)
+
+
+async def get_auth_user(db: AsyncConnection | AsyncSession, user_id: int) -> AuthUser | None:
+    row = (await db.execute(_AUTH_USER.where(User.id == user_id))).one_or_none()
+    return AuthUser(*row) if row is not None else None
 
 
 async def get_user_email(session: AsyncSession, user_id: int) -> str | None:

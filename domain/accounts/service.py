@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.accounts import repository as repo
+from domain.accounts.repository import AuthUser
 from domain.errors import (
     AccountNotActivated,
     InactiveUser,
@@ -98,7 +99,8 @@ async def login(session: AsyncSession, tokens: TokenService, user: User) -> Toke
     return pair
 
 
-def _check_user_may_use(user: User | None, claims: TokenClaims) -> User:
+def check_user_may_use(user: AuthUser | None, claims: TokenClaims) -> AuthUser:
+    """The token's user exists, is active, and the token is newer than its revocation mark."""
     if user is None or not user.is_active:
         raise InactiveUser()
     # Tokens carry whole seconds; compare at that precision.
@@ -110,8 +112,7 @@ def _check_user_may_use(user: User | None, claims: TokenClaims) -> User:
 async def refresh(session: AsyncSession, tokens: TokenService, refresh_token: str) -> TokenPair:
     """Rotate: the presented refresh token is spent; a second use revokes its whole family."""
     claims = tokens.decode(refresh_token, "refresh")
-    user = await repo.get_user(session, claims.user_id)
-    _check_user_may_use(user, claims)
+    check_user_may_use(await repo.get_auth_user(session, claims.user_id), claims)
     new_pair, new_jti = _mint_pair(tokens, claims.user_id, claims.family_id)
     if await repo.rotate_refresh_token(session, claims.jti, claims.user_id, new_jti):
         await _store_refresh(session, claims.user_id, claims.family_id, new_jti, new_pair)
@@ -126,8 +127,8 @@ async def refresh(session: AsyncSession, tokens: TokenService, refresh_token: st
     raise TokenExpired()
 
 
-async def current_user(session: AsyncSession, claims: TokenClaims) -> User:
-    return _check_user_may_use(await repo.get_user(session, claims.user_id), claims)
+async def current_user(db: AsyncConnection | AsyncSession, claims: TokenClaims) -> AuthUser:
+    return check_user_may_use(await repo.get_auth_user(db, claims.user_id), claims)
 
 
 async def logout(session: AsyncSession, claims: TokenClaims) -> None:
