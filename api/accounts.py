@@ -29,7 +29,7 @@ from domain.accounts import service as accounts
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
 from domain.errors import InvalidActivationToken, InvalidToken, TokenExpired
-from domain.redis_store import deny_access_token, hit_rate_limit
+from domain.redis_store import Limit, deny_access_token, hit_rate_limits
 from domain.security import OneTimeTokens
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -117,8 +117,13 @@ async def response_floor(seconds: float) -> AsyncIterator[None]:
             await asyncio.sleep(remaining)
 
 
-async def _limit(bucket: str, identity: str, limit: int, window: int) -> None:
-    await hit_rate_limit(services().redis, bucket, identity, limit, window)
+async def _limit(bucket: str, identity: str, limit: int, window: int, ip_factor: int) -> None:
+    """Count one attempt for this identity (an email) and for the client's address."""
+    await hit_rate_limits(
+        services().redis,
+        Limit(f"{bucket}-ip", client_ip(), limit * ip_factor, window),
+        Limit(bucket, identity, limit, window),
+    )
 
 
 def _token_response(pair: accounts.TokenPair) -> TokenResponse:
@@ -145,13 +150,11 @@ async def register(data: RegisterRequest) -> tuple[RegisterResponse, int]:
     s = svc.settings
     async with response_floor(s.anti_enumeration_floor_seconds):
         await _limit(
-            "register-ip",
-            client_ip(),
-            s.rate_limit_register * 4,
+            "register",
+            data.email,
+            s.rate_limit_register,
             s.rate_limit_register_window_seconds,
-        )
-        await _limit(
-            "register", data.email, s.rate_limit_register, s.rate_limit_register_window_seconds
+            ip_factor=4,
         )
         async with transaction(svc.sessions) as session:
             registration = await accounts.register(session, svc.hasher, data.email, data.password)
@@ -186,9 +189,12 @@ async def resend_activation(data: EmailRequest) -> tuple[MessageResponse, int]:
     s = svc.settings
     async with response_floor(s.anti_enumeration_floor_seconds):
         await _limit(
-            "resend-ip", client_ip(), s.rate_limit_resend * 4, s.rate_limit_resend_window_seconds
+            "resend",
+            data.email,
+            s.rate_limit_resend,
+            s.rate_limit_resend_window_seconds,
+            ip_factor=4,
         )
-        await _limit("resend", data.email, s.rate_limit_resend, s.rate_limit_resend_window_seconds)
         async with transaction(svc.sessions) as session:
             user = await repo.get_user_by_email(session, data.email)
         if user is not None and not user.is_active:
@@ -241,11 +247,11 @@ async def login(data: LoginRequest) -> TokenResponse:
     """
     svc = services()
     s = svc.settings
-    await _limit("login-ip", client_ip(), s.rate_limit_login * 5, s.rate_limit_login_window_seconds)
-    await _limit("login", data.email, s.rate_limit_login, s.rate_limit_login_window_seconds)
-    async with transaction(svc.sessions) as session:
-        user = await accounts.authenticate(session, svc.hasher, data.email, data.password)
-        pair = await accounts.login(session, svc.tokens, user)
+    await _limit(
+        "login", data.email, s.rate_limit_login, s.rate_limit_login_window_seconds, ip_factor=5
+    )
+    user = await accounts.authenticate(svc.autocommit, svc.hasher, data.email, data.password)
+    pair = await accounts.login(svc.autocommit, svc.tokens, user)
     return _token_response(pair)
 
 

@@ -37,7 +37,7 @@ async def authenticate_request() -> tuple[AuthUser, TokenClaims]:
     claims = svc.tokens.decode(bearer_token(), "access")
 
     async def load_user() -> AuthUser | None:
-        async with svc.reader.connect() as conn:  # one statement: no BEGIN/COMMIT
+        async with svc.autocommit.connect() as conn:  # one statement: no BEGIN/COMMIT
             return await get_auth_user(conn, claims.user_id)
 
     denied, user = await asyncio.gather(

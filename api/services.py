@@ -20,7 +20,7 @@ EXTENSION_KEY = "cinema"
 class Services:
     settings: Settings
     engine: AsyncEngine
-    reader: AsyncEngine  # the same pool in autocommit, for single-statement reads
+    autocommit: AsyncEngine  # the same pool without BEGIN/COMMIT: single-statement work
     sessions: SessionFactory
     redis: Redis
     workflows: WorkflowGateway

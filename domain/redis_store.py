@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -37,17 +38,31 @@ async def is_access_token_denied(redis: Redis, jti: str) -> bool:
     return bool(await redis.exists(_deny_key(jti)))
 
 
-async def hit_rate_limit(redis: Redis, bucket: str, identity: str, limit: int, window: int) -> None:
-    """Fixed-window counter. Raises RateLimited (429 + Retry-After) once `limit` is passed.
+@dataclass(frozen=True, slots=True)
+class Limit:
+    bucket: str
+    identity: str  # an IP address or an email: hashed before it becomes a key
+    limit: int
+    window_seconds: int
 
-    The identity (an IP address or an email) is hashed: no personal data in Redis keys.
-    """
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    key = f"rl:{bucket}:{digest}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-        pipe.ttl(key)
-        count, _, ttl = await pipe.execute()
-    if int(count) > limit:
-        raise RateLimited(retry_after=max(int(ttl), 1))
+    @property
+    def key(self) -> str:
+        return f"rl:{self.bucket}:{hashlib.sha256(self.identity.encode()).hexdigest()[:32]}"
+
+
+async def hit_rate_limits(redis: Redis, *limits: Limit) -> None:
+    """Fixed-window counters, all counted in one round trip. Raises RateLimited (429 with
+    Retry-After: the longest wait) when any of them is past its limit."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for limit in limits:
+            pipe.incr(limit.key)
+            pipe.expire(limit.key, limit.window_seconds, nx=True)
+            pipe.ttl(limit.key)
+        replies = await pipe.execute()
+    waits = [
+        max(int(ttl), 1)
+        for limit, count, ttl in zip(limits, replies[0::3], replies[2::3], strict=True)
+        if int(count) > limit.limit
+    ]
+    if waits:
+        raise RateLimited(retry_after=max(waits))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
@@ -52,6 +53,19 @@ async def delete_unactivated_user(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(User).where(User.id == user_id, User.is_active.is_(False)))
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    id: int
+    hashed_password: str
+    is_active: bool
+
+
+async def get_credentials(db: AsyncConnection | AsyncSession, email: str) -> Credentials | None:
+    stmt = select(User.id, User.hashed_password, User.is_active).where(User.email == email)
+    row = (await db.execute(stmt)).one_or_none()
+    return Credentials(*row) if row is not None else None
+
+
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     stmt = select(User).options(joinedload(User.group)).where(User.email == email)
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -86,19 +100,34 @@ _AUTH_USER = select(
 ).join(UserGroupModel, User.group_id == UserGroupModel.id)
 
 
+_AUTH_USER_BY_ID = _AUTH_USER.where(User.id == bindparam("user_id"))
+# The same query as SQL text for asyncpg: on the per-request hot path, building and caching the
+# SQLAlchemy statement cost more than the query itself (docs/benchmarks.md).
+_AUTH_USER_SQL = str(_AUTH_USER_BY_ID.compile(dialect=postgresql.asyncpg.dialect()))
+
+
 async def get_auth_user(db: AsyncConnection | AsyncSession, user_id: int) -> AuthUser | None:
-    row = (await db.execute(_AUTH_USER.where(User.id == user_id))).one_or_none()
-    return AuthUser(*row) if row is not None else None
+    if isinstance(db, AsyncConnection):
+        raw = await db.get_raw_connection()
+        row = await raw.driver_connection.fetchrow(_AUTH_USER_SQL, user_id)  # type: ignore[union-attr]
+    else:
+        row = (await db.execute(_AUTH_USER_BY_ID, {"user_id": user_id})).one_or_none()
+    if row is None:
+        return None
+    user_id_, email, group, is_active, created_at, activated_at, tokens_valid_after = row
+    return AuthUser(
+        user_id_, email, UserGroup(group), is_active, created_at, activated_at, tokens_valid_after
+    )
 
 
 async def get_user_email(session: AsyncSession, user_id: int) -> str | None:
     return (await session.execute(select(User.email).where(User.id == user_id))).scalar()
 
 
-async def set_password_hash(session: AsyncSession, user_id: int, hashed_password: str) -> None:
-    await session.execute(
-        update(User).where(User.id == user_id).values(hashed_password=hashed_password)
-    )
+async def set_password_hash(
+    db: AsyncConnection | AsyncSession, user_id: int, hashed_password: str
+) -> None:
+    await db.execute(update(User).where(User.id == user_id).values(hashed_password=hashed_password))
 
 
 async def promote_to_active_admin(session: AsyncSession, user_id: int, hashed: str) -> None:
@@ -178,7 +207,7 @@ async def is_user_active(session: AsyncSession, user_id: int) -> bool | None:
 
 
 async def insert_refresh_token(
-    session: AsyncSession,
+    db: AsyncConnection | AsyncSession,
     *,
     jti: str,
     family_id: str,
@@ -186,8 +215,8 @@ async def insert_refresh_token(
     issued_at: datetime,
     expires_at: datetime,
 ) -> None:
-    session.add(
-        RefreshToken(
+    await db.execute(
+        insert(RefreshToken).values(
             jti=jti,
             family_id=family_id,
             user_id=user_id,
@@ -195,7 +224,6 @@ async def insert_refresh_token(
             expires_at=expires_at,
         )
     )
-    await session.flush()
 
 
 async def rotate_refresh_token(

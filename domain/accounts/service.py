@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from domain.accounts import repository as repo
-from domain.accounts.repository import AuthUser
+from domain.accounts.repository import AuthUser, Credentials
 from domain.errors import (
     AccountNotActivated,
     InactiveUser,
@@ -20,7 +20,7 @@ from domain.errors import (
     TokenExpired,
     TokenRevoked,
 )
-from domain.models import User, UserGroup
+from domain.models import UserGroup
 from domain.security import PasswordHasher, TokenClaims, TokenService
 
 
@@ -53,16 +53,20 @@ async def register(
 
 
 async def authenticate(
-    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
-) -> User:
-    user = await repo.get_user_by_email(session, email)
+    db: AsyncEngine, hasher: PasswordHasher, email: str, password: str
+) -> Credentials:
+    """Check email and password. `db` is an autocommit engine: each statement is its own
+    short connection, so no pooled connection is held while the password hash is computed."""
+    async with db.connect() as conn:
+        user = await repo.get_credentials(conn, email)
     ok, new_hash = await hasher.verify(password, user.hashed_password if user else None)
     if user is None or not ok:
         raise InvalidCredentials()
     if not user.is_active:
         raise AccountNotActivated()
     if new_hash is not None:  # argon2 parameters changed since this hash was made
-        await repo.set_password_hash(session, user.id, new_hash)
+        async with db.connect() as conn:
+            await repo.set_password_hash(conn, user.id, new_hash)
     return user
 
 
@@ -79,7 +83,7 @@ def _mint_pair(tokens: TokenService, user_id: int, family_id: str) -> tuple[Toke
 
 
 async def _store_refresh(
-    session: AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
+    session: AsyncConnection | AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
 ) -> None:
     await repo.insert_refresh_token(
         session,
@@ -91,11 +95,13 @@ async def _store_refresh(
     )
 
 
-async def login(session: AsyncSession, tokens: TokenService, user: User) -> TokenPair:
-    """A new login starts a new refresh family: several devices may be logged in at once."""
+async def login(db: AsyncEngine, tokens: TokenService, user: Credentials) -> TokenPair:
+    """A new login starts a new refresh family: several devices may be logged in at once.
+    One INSERT, on an autocommit engine."""
     family_id = str(uuid.uuid4())
     pair, jti = _mint_pair(tokens, user.id, family_id)
-    await _store_refresh(session, user.id, family_id, jti, pair)
+    async with db.connect() as conn:
+        await _store_refresh(conn, user.id, family_id, jti, pair)
     return pair
 
 
