@@ -181,7 +181,7 @@ def run_config(config: Config, args: argparse.Namespace) -> dict[str, Any] | Non
     ]
     env = dict(os.environ)
     env.setdefault("RATE_LIMIT_LOGIN", "100000000")
-    # bench/ itself is importable by the servers too: `--app app_variants:create_app`
+    # bench/ itself is importable by the servers too (`--app module:factory` for variants)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [args.extra_path, str(HERE), env.get("PYTHONPATH")])
     )
