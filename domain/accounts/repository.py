@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any, cast
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from domain.models import (
@@ -20,6 +26,51 @@ from domain.models import (
     UserGroup,
     UserGroupModel,
 )
+
+
+def _is_autocommit(db: AsyncConnection | AsyncSession) -> bool:
+    if not isinstance(db, AsyncConnection):
+        return False
+    options = db.sync_connection.get_execution_options() if db.sync_connection else {}
+    return options.get("isolation_level") == "AUTOCOMMIT"
+
+
+@dataclass(frozen=True)
+class HotQuery:
+    """A Core statement plus its SQL text for asyncpg, compiled once on first use.
+
+    On per-request hot paths (auth, login) building, caching and executing a SQLAlchemy
+    statement cost more CPU than the query itself (docs/benchmarks.md). On an autocommit
+    AsyncConnection the text goes straight to asyncpg as a prepared statement; anywhere else
+    (an ORM session, a connection inside a transaction) the Core statement runs as usual, so
+    the fast path can never step outside a transaction.
+    """
+
+    statement: Executable
+
+    @cached_property
+    def _compiled(self) -> tuple[str, tuple[str, ...]]:
+        statement = cast(ClauseElement, self.statement)
+        compiled = cast(SQLCompiler, statement.compile(dialect=postgresql.asyncpg.dialect()))
+        return str(compiled), tuple(compiled.positiontup or ())
+
+    async def fetchrow(
+        self, db: AsyncConnection | AsyncSession, **params: object
+    ) -> Sequence[Any] | None:
+        if _is_autocommit(db):
+            sql, order = self._compiled
+            driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
+            row: Sequence[Any] | None = await driver.fetchrow(sql, *(params[k] for k in order))
+            return row
+        return (await db.execute(self.statement, params)).one_or_none()
+
+    async def execute(self, db: AsyncConnection | AsyncSession, **params: object) -> None:
+        if _is_autocommit(db):
+            sql, order = self._compiled
+            driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
+            await driver.execute(sql, *(params[k] for k in order))
+        else:
+            await db.execute(self.statement, params)
 
 
 def _group_id(group: UserGroup) -> ScalarSelect[int]:
@@ -60,9 +111,13 @@ class Credentials:
     is_active: bool
 
 
+_CREDENTIALS = HotQuery(
+    select(User.id, User.hashed_password, User.is_active).where(User.email == bindparam("email"))
+)
+
+
 async def get_credentials(db: AsyncConnection | AsyncSession, email: str) -> Credentials | None:
-    stmt = select(User.id, User.hashed_password, User.is_active).where(User.email == email)
-    row = (await db.execute(stmt)).one_or_none()
+    row = await _CREDENTIALS.fetchrow(db, email=email)
     return Credentials(*row) if row is not None else None
 
 
@@ -100,18 +155,11 @@ _AUTH_USER = select(
 ).join(UserGroupModel, User.group_id == UserGroupModel.id)
 
 
-_AUTH_USER_BY_ID = _AUTH_USER.where(User.id == bindparam("user_id"))
-# The same query as SQL text for asyncpg: on the per-request hot path, building and caching the
-# SQLAlchemy statement cost more than the query itself (docs/benchmarks.md).
-_AUTH_USER_SQL = str(_AUTH_USER_BY_ID.compile(dialect=postgresql.asyncpg.dialect()))
+_AUTH_USER_BY_ID = HotQuery(_AUTH_USER.where(User.id == bindparam("user_id")))
 
 
 async def get_auth_user(db: AsyncConnection | AsyncSession, user_id: int) -> AuthUser | None:
-    if isinstance(db, AsyncConnection):
-        raw = await db.get_raw_connection()
-        row = await raw.driver_connection.fetchrow(_AUTH_USER_SQL, user_id)  # type: ignore[union-attr]
-    else:
-        row = (await db.execute(_AUTH_USER_BY_ID, {"user_id": user_id})).one_or_none()
+    row = await _AUTH_USER_BY_ID.fetchrow(db, user_id=user_id)
     if row is None:
         return None
     user_id_, email, group, is_active, created_at, activated_at, tokens_valid_after = row
@@ -206,6 +254,13 @@ async def is_user_active(session: AsyncSession, user_id: int) -> bool | None:
 # --- refresh tokens ----------------------------------------------------------------------------
 
 
+_INSERT_REFRESH_TOKEN = HotQuery(
+    insert(RefreshToken).values(
+        {c: bindparam(c) for c in ("jti", "family_id", "user_id", "issued_at", "expires_at")}
+    )
+)
+
+
 async def insert_refresh_token(
     db: AsyncConnection | AsyncSession,
     *,
@@ -215,14 +270,13 @@ async def insert_refresh_token(
     issued_at: datetime,
     expires_at: datetime,
 ) -> None:
-    await db.execute(
-        insert(RefreshToken).values(
-            jti=jti,
-            family_id=family_id,
-            user_id=user_id,
-            issued_at=issued_at,
-            expires_at=expires_at,
-        )
+    await _INSERT_REFRESH_TOKEN.execute(
+        db,
+        jti=jti,
+        family_id=family_id,
+        user_id=user_id,
+        issued_at=issued_at,
+        expires_at=expires_at,
     )
 
 
