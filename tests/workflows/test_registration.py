@@ -132,6 +132,7 @@ async def test_activation_after_ttl_fails_cleanly(stack: Stack) -> None:
         handle = await _handle(stack, email)
         result = await asyncio.wait_for(handle.result(), timeout=30)
         assert result.outcome == "expired"
+        result_run_id = (await handle.describe()).run_id
         await _maybe_record(handle, "registration_expired")
         status = await handle.query(RegistrationWorkflow.status)
         assert status.state == "expired"
@@ -151,11 +152,13 @@ async def test_activation_after_ttl_fails_cleanly(stack: Stack) -> None:
         response = await api.post("/accounts/login/", json={"email": email, "password": PASSWORD})
         assert response.status_code == 403
 
-        # Resend after the run ended starts a new run, whose link works.
+    # Resend after the run ended starts a new run (with this API's normal TTL), whose link works.
+    async with app_client(stack) as api:
         response = await api.post("/accounts/resend-activation/", json={"email": email})
         assert response.status_code == 202
         mails = await wait_for_mail(stack.mail, email, "Activate", count=2)
         assert (await api.get(path_of(activation_link(mails[-1])))).status_code == 200
+        assert (await handle.describe()).run_id != result_run_id
 
 
 @pytest.mark.usefixtures("worker")
