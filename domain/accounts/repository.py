@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
+import asyncpg
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +26,17 @@ from domain.models import (
     User,
     UserGroup,
     UserGroupModel,
+)
+
+# A dead connection seen on the fast path (e.g. after a Postgres restart, with no pre-ping) is
+# retried through SQLAlchemy on the same connection: SQLAlchemy then recognises the disconnect,
+# invalidates the pool (so every stale connection is replaced) and raises a DBAPIError with
+# connection_invalidated, which the API answers with 503 instead of 500.
+_DRIVER_CONNECTION_ERRORS = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
 )
 
 
@@ -60,17 +72,23 @@ class HotQuery:
         if _is_autocommit(db):
             sql, order = self._compiled
             driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
-            row: Sequence[Any] | None = await driver.fetchrow(sql, *(params[k] for k in order))
-            return row
+            try:
+                row: Sequence[Any] | None = await driver.fetchrow(sql, *(params[k] for k in order))
+                return row
+            except _DRIVER_CONNECTION_ERRORS:
+                pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
         return (await db.execute(self.statement, params)).one_or_none()
 
     async def execute(self, db: AsyncConnection | AsyncSession, **params: object) -> None:
         if _is_autocommit(db):
             sql, order = self._compiled
             driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
-            await driver.execute(sql, *(params[k] for k in order))
-        else:
-            await db.execute(self.statement, params)
+            try:
+                await driver.execute(sql, *(params[k] for k in order))
+                return
+            except _DRIVER_CONNECTION_ERRORS:
+                pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
+        await db.execute(self.statement, params)
 
 
 def _group_id(group: UserGroup) -> ScalarSelect[int]:

@@ -133,10 +133,6 @@ async def refresh(session: AsyncSession, tokens: TokenService, refresh_token: st
     raise TokenExpired()
 
 
-async def current_user(db: AsyncConnection | AsyncSession, claims: TokenClaims) -> AuthUser:
-    return check_user_may_use(await repo.get_auth_user(db, claims.user_id), claims)
-
-
 async def logout(session: AsyncSession, claims: TokenClaims) -> None:
     """Revoke the caller's own login family (refresh tokens); the access jti is denied in Redis."""
     await repo.revoke_refresh_family(session, claims.family_id, claims.user_id)

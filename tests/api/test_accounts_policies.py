@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import time
@@ -231,3 +232,43 @@ async def test_register_and_resend_take_at_least_the_floor_either_way(stack: Sta
             response = await api.post(path, json=body)
             assert response.status_code == 202
             assert time.monotonic() - started >= 0.4
+
+
+@pytest.mark.usefixtures("worker")
+async def test_postgres_dropping_connections_is_survived(stack: Stack) -> None:
+    """Like a Postgres restart: every pooled connection dies. Requests answer 503 at worst,
+    never 500, and the API serves again on its own (the stale pool is thrown away)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    email = new_email()
+    async with app_client(stack) as api:
+        await register_and_activate(api, stack.mail, email)
+        tokens = await login(api, email)
+        # Warm several pooled connections.
+        await asyncio.gather(
+            *(api.get("/accounts/me/", headers=bearer(tokens["access_token"])) for _ in range(6))
+        )
+        url = make_url(stack.settings.database_url)
+        admin = await asyncpg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                url.database,
+            )
+        finally:
+            await admin.close()
+        statuses = []
+        for _ in range(4):
+            response = await api.get("/accounts/me/", headers=bearer(tokens["access_token"]))
+            statuses.append(response.status_code)
+            assert response.status_code in (200, 503), await response.get_data(as_text=True)
+        # At most the first request fails: the disconnect throws the whole stale pool away.
+        assert statuses[1:] == [200, 200, 200], statuses
+        login_again = await api.post(
+            "/accounts/login/", json={"email": email, "password": PASSWORD}
+        )
+        assert login_again.status_code == 200
