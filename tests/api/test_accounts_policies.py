@@ -8,11 +8,16 @@ import socket
 import time
 from typing import Any
 
+import asyncpg
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 import cli
 from api.app import create_app
+from api.services import EXTENSION_KEY, Services
 from domain.config import Settings
 from tests.conftest import Stack, app_client
 from tests.support import (
@@ -24,6 +29,11 @@ from tests.support import (
     register_and_activate,
     wait_for_mail,
 )
+
+
+def services_of(app: Quart) -> Services:
+    svc: Services = app.extensions[EXTENSION_KEY]
+    return svc
 
 
 def _own_address() -> dict[str, Any]:
@@ -192,7 +202,6 @@ async def test_cli_create_admin(
         "CINEMA_ADMIN_PASSWORD": "Adm1n$ecret",
     }.items():
         monkeypatch.setenv(name, value)
-    import asyncio
 
     code = await asyncio.to_thread(cli.main, ["create-admin", "--email", email.upper()])
     assert code == 0
@@ -236,28 +245,28 @@ async def test_register_and_resend_take_at_least_the_floor_either_way(stack: Sta
 
 @pytest.mark.usefixtures("worker")
 async def test_postgres_dropping_connections_is_survived(stack: Stack) -> None:
-    """Like a Postgres restart: every pooled connection dies. Requests answer 503 at worst,
-    never 500, and the API serves again on its own (the stale pool is thrown away)."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
+    """Like a Postgres restart: every pooled connection of the API dies. Requests answer 503 at
+    worst, never 500, and the API serves again on its own (the stale pool is thrown away)."""
     email = new_email()
-    async with app_client(stack) as api:
+    app = create_app(stack.settings, temporal_client=stack.client)
+    async with app.test_app() as test_app:
+        api = test_app.test_client()
         await register_and_activate(api, stack.mail, email)
         tokens = await login(api, email)
-        # Warm several pooled connections.
-        await asyncio.gather(
-            *(api.get("/accounts/me/", headers=bearer(tokens["access_token"])) for _ in range(6))
-        )
-        url = make_url(stack.settings.database_url)
-        admin = await asyncpg.connect(
-            url.set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        # Fill the API's pool with a few connections and note their server processes.
+        engine = services_of(app).engine
+        connections = [await engine.connect() for _ in range(4)]
+        pids = [
+            (await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in connections
+        ]
+        for connection in connections:
+            await connection.close()
+        # From outside the pool, kill exactly this API's pooled connections.
+        dsn = make_url(stack.settings.database_url).set(drivername="postgresql")
+        admin = await asyncpg.connect(dsn.render_as_string(hide_password=False))
         try:
             await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = $1 AND pid <> pg_backend_pid()",
-                url.database,
+                "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids
             )
         finally:
             await admin.close()
