@@ -40,9 +40,6 @@ class PasswordHasher:
         # Verified against when the email is unknown, so a miss costs what a hit costs.
         self._dummy_hash = self._context.hash(uuid.uuid4().hex)
 
-    def describe(self) -> str:
-        return repr(self._context.handler("argon2"))
-
     async def _run(self, func: Callable[..., T], *args: str) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 

@@ -83,10 +83,10 @@ def _mint_pair(tokens: TokenService, user_id: int, family_id: str) -> tuple[Toke
 
 
 async def _store_refresh(
-    session: AsyncConnection | AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
+    db: AsyncConnection | AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
 ) -> None:
     await repo.insert_refresh_token(
-        session,
+        db,
         jti=jti,
         family_id=family_id,
         user_id=user_id,
