@@ -1,4 +1,4 @@
-"""ORM models. Constraint names follow an explicit convention so migrations are stable."""
+"""Accounts: groups, users, profiles and their tokens (activation, password reset, refresh)."""
 
 from __future__ import annotations
 
@@ -10,41 +10,16 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Identity,
     Index,
-    MetaData,
     String,
     Text,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def _enum(enum_cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as VARCHAR + CHECK (not a native PG enum) so adding a value is a plain migration.
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
+from domain.models.base import Base, enum_column, now_default
 
 
 class UserGroup(enum.StrEnum):
@@ -58,15 +33,11 @@ class Gender(enum.StrEnum):
     WOMAN = "woman"
 
 
-def _now() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-
-
 class UserGroupModel(Base):
     __tablename__ = "user_groups"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[UserGroup] = mapped_column(_enum(UserGroup, "user_group"), unique=True)
+    name: Mapped[UserGroup] = mapped_column(enum_column(UserGroup, "user_group"), unique=True)
 
 
 class User(Base):
@@ -81,13 +52,13 @@ class User(Base):
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=False, server_default="false")
     group_id: Mapped[int] = mapped_column(ForeignKey("user_groups.id", ondelete="RESTRICT"))
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = now_default()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Tokens issued before this instant are rejected (password change, deactivation, group change).
-    tokens_valid_after: Mapped[datetime] = _now()
+    tokens_valid_after: Mapped[datetime] = now_default()
 
     group: Mapped[UserGroupModel] = relationship(lazy="raise")
     profile: Mapped[UserProfile | None] = relationship(back_populates="user", lazy="raise")
@@ -101,7 +72,7 @@ class UserProfile(Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     avatar: Mapped[str | None] = mapped_column(String(255))
-    gender: Mapped[Gender | None] = mapped_column(_enum(Gender, "gender"))
+    gender: Mapped[Gender | None] = mapped_column(enum_column(Gender, "gender"))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     info: Mapped[str | None] = mapped_column(Text)
 
@@ -118,7 +89,7 @@ class _OneTimeToken:
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = now_default()
 
 
 class ActivationToken(_OneTimeToken, Base):
