@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
         SendAccountEmail,
     )
 
+# Patch id (never rename): runs started before the expiry race fix replay the old branch.
+EXPIRY_SETTLES_RACES = "expiry-settles-activation-and-resend-races"
 DB_TIMEOUT = timedelta(seconds=30)
 EMAIL_TIMEOUT = timedelta(seconds=60)
 # The send activity heartbeats every 2 s: a worker killed mid-send is noticed after this.
@@ -100,7 +102,14 @@ class RegistrationWorkflow:
                     timeout=max(expires_at - workflow.now(), timedelta(seconds=1)),
                 )
             except TimeoutError:
-                self._set_state("expiring")
+                self._set_state("expiring")  # from here the validator refuses new activations
+                settles_races = workflow.patched(EXPIRY_SETTLES_RACES)
+                if settles_races:
+                    # An activation accepted just before the timer fired may already have
+                    # committed in Postgres: let it finish and honour it before deciding.
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if self._activated:
+                        break
                 await workflow.execute_activity_method(
                     AccountActivities.invalidate_activation_token,
                     InvalidateActivationToken(user_id=input.user_id),
@@ -109,6 +118,8 @@ class RegistrationWorkflow:
                 )
                 if self._activated:  # an activation raced the timer and won
                     break
+                if settles_races and self._resend_requested:
+                    continue  # a resend that came while expiring gets a fresh link, not silence
                 self._set_state("expired")
                 return await self._finish("expired")
             if self._activated:
