@@ -2,6 +2,7 @@
 
 cinema create-admin --email admin@example.com        # password read from a prompt or
 CINEMA_ADMIN_PASSWORD=... cinema create-admin --email admin@example.com
+cinema set-group --email someone@example.com --group MODERATOR
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from domain.accounts import service as accounts
 from domain.accounts.rules import check_password_strength, normalize_email
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory, transaction
+from domain.errors import UserNotFound
+from domain.models import UserGroup
 from domain.security import PasswordHasher
 
 
@@ -24,6 +27,15 @@ async def create_admin(settings: Settings, email: str, password: str) -> tuple[i
     try:
         async with transaction(create_session_factory(engine)) as session:
             return await accounts.create_admin(session, PasswordHasher(settings), email, password)
+    finally:
+        await engine.dispose()
+
+
+async def set_group(settings: Settings, email: str, group: UserGroup) -> int:
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_session_factory(engine)) as session:
+            return await accounts.set_group(session, email, group)
     finally:
         await engine.dispose()
 
@@ -46,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         help="create an activated ADMIN (or promote and reset an existing account)",
     )
     admin.add_argument("--email", required=True)
+    set_group_cmd = sub.add_parser(
+        "set-group", help="put an account into a group (USER, MODERATOR or ADMIN)"
+    )
+    set_group_cmd.add_argument("--email", required=True)
+    set_group_cmd.add_argument("--group", required=True, choices=[g.value for g in UserGroup])
     args = parser.parse_args(argv)
 
     if args.command == "create-admin":
@@ -58,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         user_id, created = asyncio.run(create_admin(Settings(), email, password))
         verb = "created" if created else "promoted existing account"
         print(f"admin {verb}: user id {user_id}")
+    elif args.command == "set-group":
+        try:
+            user_id = asyncio.run(
+                set_group(Settings(), normalize_email(args.email), UserGroup(args.group))
+            )
+        except (ValueError, UserNotFound) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"user {user_id} is now in group {args.group}")
     return 0
 
 

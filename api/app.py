@@ -10,7 +10,8 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, health
+from api import accounts, health, movies
+from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from api.workflow_gateway import WorkflowGateway
@@ -64,6 +65,9 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(movies.bp)
+    for blueprint in CATALOG_NAME_BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
     @app.before_serving
     async def start() -> None:

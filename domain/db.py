@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +17,13 @@ from domain.config import Settings
 from domain.errors import DomainError
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def constraint_name(error: DBAPIError) -> str | None:
+    """The name of the constraint a database error is about (asyncpg reports it), if any."""
+    cause = getattr(error.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    return name if isinstance(name, str) else None
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

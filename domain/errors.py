@@ -93,3 +93,77 @@ class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"
     default_detail = "A service this request needs is unavailable. Try again shortly."
+
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class MovieNotFound(NotFound):
+    code = "movie_not_found"
+    default_detail = "Movie with the given UUID was not found."
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    default_detail = "User not found."
+
+
+class NameNotFound(NotFound):
+    code = "name_not_found"
+    default_detail = "Nothing with the given id was found."
+
+
+class InvalidFields(DomainError):
+    """A combination of fields that is invalid as a whole (e.g. a PATCH merged with the stored
+    row), reported in the same shape as request validation."""
+
+    status = 422
+    code = "validation_error"
+
+    @classmethod
+    def from_validation(cls, error: Any, where: str) -> InvalidFields:
+        fields = [
+            {
+                "loc": [where, *item["loc"]],
+                "msg": str(item["msg"]).removeprefix("Value error, "),
+                "type": item["type"],
+            }
+            for item in error.errors(include_input=False, include_url=False)
+        ]
+        summary = "; ".join(f"{'.'.join(map(str, f['loc'][1:]))}: {f['msg']}" for f in fields)
+        return cls(summary or "Invalid request.", fields=fields)
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class NameTaken(Conflict):
+    """A genre, star, director or certification of that name (ignoring case) exists."""
+
+    code = "name_taken"
+
+
+class MovieExists(Conflict):
+    """A movie with that name (ignoring case) and year exists."""
+
+    code = "movie_exists"
+
+
+class NameInUse(Conflict):
+    """A genre, star, director or certification that movies still use cannot be deleted."""
+
+    code = "name_in_use"
+
+
+class MovieNotArchived(Conflict):
+    code = "movie_not_archived"
+    default_detail = "The movie is not archived."

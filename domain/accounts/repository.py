@@ -196,6 +196,14 @@ async def set_password_hash(
     await db.execute(update(User).where(User.id == user_id).values(hashed_password=hashed_password))
 
 
+async def set_group(session: AsyncSession, email: str, group: UserGroup) -> int | None:
+    """Move the user with this email into `group`; their very next request sees it."""
+    result = await session.execute(
+        update(User).where(User.email == email).values(group_id=_group_id(group)).returning(User.id)
+    )
+    return result.scalar_one_or_none()
+
+
 async def promote_to_active_admin(session: AsyncSession, user_id: int, hashed: str) -> None:
     await session.execute(
         update(User)

@@ -19,6 +19,7 @@ from domain.errors import (
     ServiceUnavailable,
     TokenExpired,
     TokenRevoked,
+    UserNotFound,
 )
 from domain.models import UserGroup
 from domain.security import PasswordHasher, TokenClaims, TokenService
@@ -152,6 +153,13 @@ async def create_admin(
     assert user is not None
     await repo.promote_to_active_admin(session, user.id, hashed)
     return user.id, False
+
+
+async def set_group(session: AsyncSession, email: str, group: UserGroup) -> int:
+    user_id = await repo.set_group(session, email, group)
+    if user_id is None:
+        raise UserNotFound(f"No account has the email {email}.")
+    return user_id
 
 
 def utcnow() -> datetime:

@@ -12,16 +12,34 @@ from domain.models.accounts import (
     UserProfile,
 )
 from domain.models.base import NAMING_CONVENTION, Base
+from domain.models.catalog import (
+    Certification,
+    Director,
+    Genre,
+    Movie,
+    Star,
+    movie_directors,
+    movie_genres,
+    movie_stars,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
     "ActivationToken",
     "Base",
+    "Certification",
+    "Director",
     "Gender",
+    "Genre",
+    "Movie",
     "PasswordResetToken",
     "RefreshToken",
+    "Star",
     "User",
     "UserGroup",
     "UserGroupModel",
     "UserProfile",
+    "movie_directors",
+    "movie_genres",
+    "movie_stars",
 ]

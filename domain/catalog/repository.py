@@ -1,0 +1,314 @@
+"""Every catalog query. Lists are one statement for the page and one for the count, whatever the
+page size: a movie's certification, genres, stars and directors come in the same row as JSON."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.catalog.rules import NameKind
+from domain.models.catalog import (
+    Certification,
+    Director,
+    Genre,
+    Movie,
+    Star,
+    movie_directors,
+    movie_genres,
+    movie_stars,
+)
+
+NAME_MODELS: dict[NameKind, Any] = {
+    "genres": Genre,
+    "stars": Star,
+    "directors": Director,
+    "certifications": Certification,
+}
+# The link table and its column for each kind linked many-to-many to movies.
+LINKS: dict[NameKind, tuple[Table, str]] = {
+    "genres": (movie_genres, "genre_id"),
+    "stars": (movie_stars, "star_id"),
+    "directors": (movie_directors, "director_id"),
+}
+
+
+def lower_name(model: Any) -> ColumnElement[str]:
+    return func.lower(model.name)
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+async def ensure_names(session: AsyncSession, kind: NameKind, names: Sequence[str]) -> list[int]:
+    """Ids of these names (matched exactly, ignoring case), creating the missing ones.
+
+    Race-safe: INSERT ... ON CONFLICT on the unique lower(name) index, then one SELECT.
+    """
+    if not names:
+        return []
+    model = NAME_MODELS[kind]
+    await session.execute(
+        pg_insert(model)
+        .values([{"name": n} for n in names])
+        .on_conflict_do_nothing(index_elements=[lower_name(model)])
+    )
+    keys = [n.lower() for n in names]
+    rows = await session.execute(
+        select(lower_name(model), model.id).where(lower_name(model).in_(keys))
+    )
+    ids: dict[str, int] = {key: id_ for key, id_ in rows}
+    return [ids[k] for k in keys]
+
+
+def movies_using(kind: NameKind, name_id: Any) -> Select[Any]:
+    """Ids of the movies (archived ones too) that use this genre/star/director/certification."""
+    if kind == "certifications":
+        return select(Movie.id).where(Movie.certification_id == name_id)
+    table, column = LINKS[kind]
+    return select(table.c.movie_id).where(table.c[column] == name_id)
+
+
+def _visible_movie_count(kind: NameKind, model: Any) -> ColumnElement[int]:
+    used = movies_using(kind, model.id).subquery()
+    return (
+        select(func.count())
+        .select_from(used.join(Movie, Movie.id == used.c[used.c.keys()[0]]))
+        .where(Movie.archived_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+async def list_names(
+    session: AsyncSession, kind: NameKind, prefix: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    model = NAME_MODELS[kind]
+    where = lower_name(model).startswith(prefix.lower(), autoescape=True) if prefix else true()
+    total = (
+        await session.execute(select(func.count()).select_from(model).where(where))
+    ).scalar_one()
+    rows = await session.execute(
+        select(model.id, model.name, _visible_movie_count(kind, model).label("total_movies"))
+        .where(where)
+        .order_by(lower_name(model), model.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r._mapping) for r in rows], int(total)
+
+
+async def get_name(session: AsyncSession, kind: NameKind, name_id: int) -> dict[str, Any] | None:
+    model = NAME_MODELS[kind]
+    row = (
+        await session.execute(
+            select(
+                model.id, model.name, _visible_movie_count(kind, model).label("total_movies")
+            ).where(model.id == name_id)
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def insert_name(session: AsyncSession, kind: NameKind, name: str) -> int:
+    model = NAME_MODELS[kind]
+    return int(
+        (await session.execute(insert(model).values(name=name).returning(model.id))).scalar_one()
+    )
+
+
+async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str) -> bool:
+    model = NAME_MODELS[kind]
+    result = await session.execute(
+        update(model).where(model.id == name_id).values(name=name).returning(model.id)
+    )
+    return result.first() is not None
+
+
+async def count_movies_using(session: AsyncSession, kind: NameKind, name_id: int) -> int:
+    used = movies_using(kind, name_id).subquery()
+    return int((await session.execute(select(func.count()).select_from(used))).scalar_one())
+
+
+async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> bool:
+    model = NAME_MODELS[kind]
+    result = await session.execute(delete(model).where(model.id == name_id).returning(model.id))
+    return result.first() is not None
+
+
+# --- movies -----------------------------------------------------------------------------------
+
+
+def _names_json(kind: NameKind) -> ColumnElement[Any]:
+    """The movie's genres/stars/directors as a JSON array of {id, name}, ordered by name."""
+    model = NAME_MODELS[kind]
+    table, column = LINKS[kind]
+    item = func.json_build_object("id", model.id, "name", model.name)
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(item, lower_name(model), model.id)),
+                literal_column("'[]'::json"),
+            )
+        )
+        .select_from(table.join(model, model.id == table.c[column]))
+        .where(table.c.movie_id == Movie.id)
+        .scalar_subquery()
+    )
+
+
+MOVIE_COLUMNS = (
+    Movie.id,
+    Movie.uuid,
+    Movie.name,
+    Movie.year,
+    Movie.time,
+    Movie.imdb,
+    Movie.votes,
+    Movie.meta_score,
+    Movie.gross,
+    Movie.description,
+    Movie.price,
+    Movie.created_at,
+    Movie.updated_at,
+    Movie.archived_at,
+    func.json_build_object("id", Certification.id, "name", Certification.name).label(
+        "certification"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class MoviePage:
+    rows: list[dict[str, Any]]
+    total: int
+
+
+def movie_rows_query(
+    where: Sequence[Any],
+    order_by: Sequence[Any],
+    limit: int | None = None,
+    offset: int = 0,
+) -> Select[Any]:
+    """One statement: the page of movie ids in order, then each movie with its names as JSON
+    (the JSON is built for the page's rows only)."""
+    position = func.row_number().over(order_by=list(order_by)).label("position")
+    page = (
+        select(Movie.id, position)
+        .where(*where)
+        .order_by(*order_by)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    return (
+        select(
+            *MOVIE_COLUMNS,
+            _names_json("genres").label("genres"),
+            _names_json("directors").label("directors"),
+            _names_json("stars").label("stars"),
+        )
+        .select_from(page.join(Movie, Movie.id == page.c.id).join(Certification))
+        .order_by(page.c.position)
+    )
+
+
+async def movie_page(
+    session: AsyncSession,
+    where: Sequence[Any],
+    order_by: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> MoviePage:
+    total = (await session.execute(select(func.count(Movie.id)).where(*where))).scalar_one()
+    rows = await session.execute(movie_rows_query(where, order_by, limit, offset))
+    return MoviePage(rows=[dict(r._mapping) for r in rows], total=int(total))
+
+
+async def movie_by_uuid(session: AsyncSession, movie_uuid: uuid.UUID) -> dict[str, Any] | None:
+    row = (await session.execute(movie_rows_query([Movie.uuid == movie_uuid], [Movie.id]))).first()
+    return dict(row._mapping) if row else None
+
+
+async def lock_movie(session: AsyncSession, movie_uuid: uuid.UUID) -> Movie | None:
+    """The movie row for a write, locked until the transaction ends (PATCH/DELETE/restore)."""
+    result = await session.execute(select(Movie).where(Movie.uuid == movie_uuid).with_for_update())
+    return result.scalar_one_or_none()
+
+
+async def insert_movie(session: AsyncSession, values: dict[str, Any]) -> tuple[int, uuid.UUID]:
+    row = (
+        await session.execute(insert(Movie).values(**values).returning(Movie.id, Movie.uuid))
+    ).one()
+    return int(row.id), row.uuid
+
+
+async def update_movie(session: AsyncSession, movie_id: int, values: dict[str, Any]) -> None:
+    await session.execute(update(Movie).where(Movie.id == movie_id).values(**values))
+
+
+async def set_links(session: AsyncSession, movie_id: int, kind: NameKind, ids: list[int]) -> None:
+    table, column = LINKS[kind]
+    await session.execute(delete(table).where(table.c.movie_id == movie_id))
+    if ids:
+        await session.execute(insert(table), [{"movie_id": movie_id, column: i} for i in ids])
+
+
+def _names_text(kind: NameKind) -> ColumnElement[str]:
+    model = NAME_MODELS[kind]
+    table, column = LINKS[kind]
+    return (
+        select(func.coalesce(func.string_agg(model.name, " "), ""))
+        .select_from(table.join(model, model.id == table.c[column]))
+        .where(table.c.movie_id == Movie.id)
+        .scalar_subquery()
+    )
+
+
+def search_vector_expression() -> ColumnElement[Any]:
+    """Title (weight A), stars and directors (B), description (C); the `simple` configuration
+    (no stemming, no stop words) so that prefix queries match what the user typed."""
+
+    def weighted(text: Any, weight: str) -> ColumnElement[Any]:
+        return func.setweight(func.to_tsvector("simple", text), literal_column(f"'{weight}'"))
+
+    return (
+        weighted(Movie.name, "A")
+        .op("||")(
+            weighted(_names_text("stars").op("||")(" ").op("||")(_names_text("directors")), "B")
+        )
+        .op("||")(weighted(Movie.description, "C"))
+    )
+
+
+async def refresh_search(session: AsyncSession, where: ColumnElement[bool]) -> None:
+    """Recompute the search vector of the movies matching `where` (after any write that
+    changes a title, a description, or a star's or director's name or links)."""
+    await session.execute(
+        update(Movie).where(where).values(search_vector=search_vector_expression())
+    )
+
+
+def uses_name(kind: NameKind, name_id: int) -> ColumnElement[bool]:
+    if kind == "certifications":
+        return Movie.certification_id == name_id
+    table, column = LINKS[kind]
+    return exists().where(and_(table.c.movie_id == Movie.id, table.c[column] == name_id))
