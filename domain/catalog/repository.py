@@ -89,11 +89,15 @@ def movies_using(kind: NameKind, name_id: Any) -> Select[Any]:
 
 
 def _visible_movie_count(kind: NameKind, model: Any) -> ColumnElement[int]:
-    used = movies_using(kind, model.id).subquery()
+    """How many catalog (not archived) movies use each row of `model`: a subquery correlated
+    to the outer row (a FROM-subquery cannot correlate, it would count every name's movies)."""
+    count = select(func.count()).where(Movie.archived_at.is_(None))
+    if kind == "certifications":
+        return count.where(Movie.certification_id == model.id).scalar_subquery()
+    table, column = LINKS[kind]
     return (
-        select(func.count())
-        .select_from(used.join(Movie, Movie.id == used.c[used.c.keys()[0]]))
-        .where(Movie.archived_at.is_(None))
+        count.select_from(table.join(Movie, Movie.id == table.c.movie_id))
+        .where(table.c[column] == model.id)
         .scalar_subquery()
     )
 
@@ -241,6 +245,10 @@ async def movie_page(
     total = (await session.execute(select(func.count(Movie.id)).where(*where))).scalar_one()
     rows = await session.execute(movie_rows_query(where, order_by, limit, offset))
     return MoviePage(rows=[dict(r._mapping) for r in rows], total=int(total))
+
+
+async def count_all_movies(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(Movie.id)))).scalar_one())
 
 
 async def movie_by_uuid(session: AsyncSession, movie_uuid: uuid.UUID) -> dict[str, Any] | None:
