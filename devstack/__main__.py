@@ -40,19 +40,13 @@ from types import FrameType
 from typing import IO, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from devstack.services import (
-    LOOPBACK,
-    Service,
-    ServiceError,
-    free_port,
-    port_is_free,
-    spawn,
-    start_postgres,
-    start_redis,
-    start_smtp_sink,
-    start_temporal_dev_server,
-    stop_all,
-)
+from devstack.ports import LOOPBACK, free_port, port_is_free
+from devstack.postgres import start_postgres
+from devstack.process import spawn
+from devstack.redis import start_redis
+from devstack.service import Service, ServiceError, stop_all
+from devstack.smtp import start_smtp_sink
+from devstack.temporal import start_temporal_dev_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
