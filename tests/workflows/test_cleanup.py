@@ -25,6 +25,7 @@ from tests.support import (
     register,
     wait_for_mail,
 )
+from tests.workflows.support import maybe_record
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.messages import CleanupInput, CleanupResult
 from workflows.schedules import TOKEN_CLEANUP_SCHEDULE_ID, upsert_schedules
@@ -78,13 +79,17 @@ async def _column(stack: Stack, sql: str, **params: object) -> set[str]:
         return {str(v) for v in (await session.execute(text(sql), params)).scalars()}
 
 
-async def _run_cleanup(stack: Stack) -> CleanupResult:
-    return await stack.client.execute_workflow(
+async def _run_cleanup(stack: Stack, record_as: str | None = None) -> CleanupResult:
+    handle = await stack.client.start_workflow(
         TokenCleanupWorkflow.run,
         CleanupInput(),
         id=f"cleanup-test-{uuid.uuid4().hex[:8]}",
         task_queue=stack.settings.temporal_task_queue,
     )
+    result = await handle.result()
+    if record_as:
+        await maybe_record(handle, record_as)
+    return result
 
 
 @pytest.mark.usefixtures("worker")
@@ -106,7 +111,7 @@ async def test_cleanup_deletes_expired_tokens_of_each_kind_and_keeps_live_ones(
         "live-other-user": await _insert_refresh_token(stack, live_owner, LIVE),
     }
 
-    result = await _run_cleanup(stack)
+    result = await _run_cleanup(stack, record_as="token_cleanup")
 
     # The run deleted at least ours (other tests' expired tokens may go too).
     assert (
