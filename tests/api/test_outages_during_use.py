@@ -26,7 +26,9 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 
 from api.app import create_app
-from devstack import services as devstack
+from devstack.redis import start_redis
+from devstack.service import Service
+from devstack.temporal import start_temporal_dev_server
 from domain.config import Settings
 from domain.models import ActivationToken, RefreshToken, User
 from tests.conftest import Stack, app_client
@@ -65,7 +67,7 @@ def assert_unavailable(outcome: tuple[int, Any, float], what: str) -> None:
     assert body["error"] == "service_unavailable", (what, body)
 
 
-def kill(service: devstack.Service) -> None:
+def kill(service: Service) -> None:
     """SIGKILL, as a crash or an OOM kill would; then let the handle clean up."""
     assert service.pid is not None
     os.killpg(service.pid, signal.SIGKILL)
@@ -102,7 +104,7 @@ async def test_redis_killed_during_use_answers_503_then_recovers(
     stack: Stack, tmp_path: Path
 ) -> None:
     member, waiting, newcomer = new_email("member"), new_email("waiting"), new_email("new")
-    redis = devstack.start_redis(tmp_path / "redis")
+    redis = start_redis(tmp_path / "redis")
     try:
         async with app_client(stack, redis_url=redis.url) as api:
             await register_and_activate(api, stack.mail, member)
@@ -137,7 +139,7 @@ async def test_redis_killed_during_use_answers_503_then_recovers(
             assert await user_row(stack, newcomer) is None
             assert await activation_token_hashes(stack, waiting_user.id) == links_before
 
-            redis = devstack.start_redis(tmp_path / "redis", port=redis.port)
+            redis = start_redis(tmp_path / "redis", port=redis.port)
 
             # The same API instance serves again. The logout was refused, so the token still
             # works; a logout now denies it at once.
@@ -165,7 +167,7 @@ async def test_frozen_redis_answers_503_within_the_socket_timeout(
     """A Redis that hangs (stopped, or a network that drops packets) sends no reset: only the
     client's socket timeout stands between a request and a hang."""
     member = new_email("member")
-    redis = devstack.start_redis(tmp_path / "redis")
+    redis = start_redis(tmp_path / "redis")
     try:
         async with app_client(stack, redis_url=redis.url) as api:
             await register_and_activate(api, stack.mail, member)
@@ -197,7 +199,7 @@ async def test_logout_that_cannot_deny_the_token_answers_503_and_changes_nothing
     token check passes, the deny-list write cannot. A logout that answered 200 here would leave
     a token the user believes dead working for the rest of its life."""
     member = new_email("member")
-    redis = devstack.start_redis(tmp_path / "redis")
+    redis = start_redis(tmp_path / "redis")
     admin = Redis.from_url(redis.url)
     try:
         async with app_client(stack, redis_url=redis.url) as api:
@@ -247,7 +249,7 @@ async def test_temporal_killed_during_use_answers_503_then_recovers(
 ) -> None:
     state = tmp_path / "temporal"  # the dev server keeps its history in state/temporal.db
     temporal = await asyncio.to_thread(
-        devstack.start_temporal_dev_server, state, headless=True, persist=True
+        start_temporal_dev_server, state, headless=True, persist=True
     )
     try:
         settings = stack.with_overrides(
@@ -303,7 +305,7 @@ async def test_temporal_killed_during_use_answers_503_then_recovers(
             assert await activation_token_hashes(stack, waiting_user.id) == links_before
 
             temporal = await asyncio.to_thread(
-                devstack.start_temporal_dev_server,
+                start_temporal_dev_server,
                 state,
                 port=temporal.port,
                 headless=True,
