@@ -55,7 +55,10 @@ async def run(settings: Settings) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     worker = build_worker(client, settings, build_activities(settings, sessions))
     await upsert_schedules(
-        client, settings.temporal_task_queue, settings.token_cleanup_interval_seconds
+        client,
+        settings.temporal_task_queue,
+        settings.token_cleanup_interval_seconds,
+        cleanup_schedule_id=settings.token_cleanup_schedule_id,
     )
 
     stop = asyncio.Event()

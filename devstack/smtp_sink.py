@@ -2,7 +2,8 @@
 
 Two ways to use it:
 
-* `python -m devstack.smtp_sink --port 1025 --maildir .stack/mail` (what `make dev` runs):
+* `python -m devstack.smtp_sink --port 1025 --maildir .stack/mail` (what `make dev` runs,
+  through `devstack.smtp.start_smtp_sink`):
   every message becomes one `.eml` file in the maildir, for a developer to read.
 * `MailSink` (tests): an in-process server on its own thread that keeps messages in memory,
   with `await sink.wait_for(predicate)`, and can be stopped and started again on the same port

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     email_retry_max_interval_seconds: int = Field(default=60, ge=1)
     # How often the worker's schedule deletes expired tokens.
     token_cleanup_interval_seconds: int = Field(default=3600, ge=60)
+    # The id of that schedule (workflows/schedules.py). Change it only to run a second worker
+    # (e.g. a test suite) against the same Temporal namespace without touching the real one.
+    token_cleanup_schedule_id: str = Field(
+        default="cleanup-expired-tokens", min_length=1, max_length=200
+    )
 
     # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
     argon2_time_cost: int = Field(default=2, ge=1)

@@ -29,7 +29,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from devstack import services as devstack
+from devstack.postgres import start_postgres
+from devstack.redis import start_redis
+from devstack.smtp_sink import MailSink
 from domain.config import Settings
 from domain.db import SessionFactory, create_engine, create_session_factory
 from worker import build_activities, build_worker
@@ -62,9 +64,7 @@ def postgres_admin_url(state_dir: Path, service_stack: ExitStack) -> str:
     configured = os.environ.get("DATABASE_URL")
     if configured:
         return configured
-    service = service_stack.enter_context(
-        devstack.start_postgres(state_dir / "postgres", durable=False)
-    )
+    service = service_stack.enter_context(start_postgres(state_dir / "postgres", durable=False))
     return service.url
 
 
@@ -101,7 +101,7 @@ def redis_url(state_dir: Path, service_stack: ExitStack) -> str:
     configured = os.environ.get("REDIS_URL")
     if configured:
         return configured
-    return service_stack.enter_context(devstack.start_redis(state_dir / "redis")).url
+    return service_stack.enter_context(start_redis(state_dir / "redis")).url
 
 
 @pytest.fixture(scope="session")
@@ -122,8 +122,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def mail_sink() -> AsyncIterator[devstack.MailSink]:
-    sink = devstack.MailSink()
+async def mail_sink() -> AsyncIterator[MailSink]:
+    sink = MailSink()
     sink.start()
     try:
         yield sink
@@ -136,7 +136,7 @@ class Stack:
     settings: Settings
     client: Client
     sessions: SessionFactory
-    mail: devstack.MailSink
+    mail: MailSink
 
     def with_overrides(self, **changes: object) -> Settings:
         return Settings.model_validate({**self.settings.model_dump(), **changes})
@@ -178,7 +178,7 @@ async def stack(
     database_url: str,
     redis_url: str,
     temporal_env: WorkflowEnvironment,
-    mail_sink: devstack.MailSink,
+    mail_sink: MailSink,
 ) -> AsyncIterator[Stack]:
     settings = make_settings(database_url, redis_url, temporal_env, mail_sink.port)
     engine = create_engine(settings)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from quart.typing import TestClientProtocol
 
-from devstack.services import MailSink
+from devstack.smtp_sink import MailSink
 
 PASSWORD = "Sup3r$ecret"
 LINK = re.compile(r"https?://\S+/accounts/activate/\?\S+")

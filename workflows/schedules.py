@@ -20,15 +20,19 @@ from temporalio.client import (
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.messages import CleanupInput
 
+# The id operators find in the Temporal UI (README). The worker takes it from the settings
+# (TOKEN_CLEANUP_SCHEDULE_ID), whose default is this; tests pass ids of their own, so a suite run
+# against a developer's Temporal never overwrites or deletes the real schedule.
 TOKEN_CLEANUP_SCHEDULE_ID = "cleanup-expired-tokens"
 
 
-def token_cleanup_schedule(task_queue: str, interval_seconds: int) -> Schedule:
+def token_cleanup_schedule(task_queue: str, interval_seconds: int, schedule_id: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             TokenCleanupWorkflow.run,
             CleanupInput(),
-            id="cleanup-expired-tokens",
+            # Temporal appends the scheduled time to this id for each run.
+            id=schedule_id,
             task_queue=task_queue,
             execution_timeout=timedelta(minutes=30),
         ),
@@ -39,13 +43,16 @@ def token_cleanup_schedule(task_queue: str, interval_seconds: int) -> Schedule:
     )
 
 
-async def upsert_schedules(client: Client, task_queue: str, cleanup_interval_seconds: int) -> None:
-    schedule = token_cleanup_schedule(task_queue, cleanup_interval_seconds)
+async def upsert_schedules(
+    client: Client, task_queue: str, cleanup_interval_seconds: int, *, cleanup_schedule_id: str
+) -> None:
+    """Create the clean-up schedule `cleanup_schedule_id`, or replace its spec and action."""
+    schedule = token_cleanup_schedule(task_queue, cleanup_interval_seconds, cleanup_schedule_id)
     try:
-        await client.create_schedule(TOKEN_CLEANUP_SCHEDULE_ID, schedule)
+        await client.create_schedule(cleanup_schedule_id, schedule)
     except ScheduleAlreadyRunningError:
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(TOKEN_CLEANUP_SCHEDULE_ID).update(replace)
+        await client.get_schedule_handle(cleanup_schedule_id).update(replace)

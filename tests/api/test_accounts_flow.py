@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 
 from quart.typing import TestClientProtocol
@@ -44,6 +45,7 @@ async def test_register_activate_login_me_refresh_logout(
     # Only the hash of the token is stored.
     async with stack.sessions() as session:
         stored = (await session.execute(select(ActivationToken.token_hash))).scalars().all()
+    assert hashlib.sha256(query["token"].encode()).hexdigest() in stored
     assert query["token"] not in stored
 
     # Not active yet: login is refused with a clear reason.

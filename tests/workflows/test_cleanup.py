@@ -1,71 +1,184 @@
-"""The scheduled clean-up deletes expired tokens and nothing else."""
+"""The scheduled clean-up deletes expired tokens of every kind and nothing else.
+
+Rows are written and read with plain SQL on the tables the migration creates, so these tests do
+not depend on where the ORM models or repositories live.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-from temporalio.client import ScheduleIntervalSpec
+from quart.typing import TestClientProtocol
+from sqlalchemy import text
+from temporalio.client import ScheduleActionStartWorkflow, ScheduleIntervalSpec
 
-from domain.accounts import repository as repo
-from domain.models import ActivationToken, RefreshToken
+from domain.config import Settings
 from tests.conftest import Stack
-from tests.support import new_email
+from tests.support import (
+    activation_link,
+    link_query,
+    login,
+    new_email,
+    path_of,
+    register,
+    wait_for_mail,
+)
+from tests.workflows.support import maybe_record
 from workflows.cleanup import TokenCleanupWorkflow
-from workflows.messages import CleanupInput
+from workflows.messages import CleanupInput, CleanupResult
 from workflows.schedules import TOKEN_CLEANUP_SCHEDULE_ID, upsert_schedules
+
+LIVE, EXPIRED = "now() + interval '1 day'", "now() - interval '1 second'"
+
+
+async def _insert_user(stack: Stack) -> int:
+    async with stack.sessions() as session, session.begin():
+        return int(
+            (
+                await session.execute(
+                    text(
+                        "INSERT INTO users (email, hashed_password, group_id) "
+                        "SELECT :email, 'x', id FROM user_groups WHERE name = 'USER' RETURNING id"
+                    ),
+                    {"email": new_email("cleanup")},
+                )
+            ).scalar_one()
+        )
+
+
+async def _insert_one_time_token(stack: Stack, table: str, user_id: int, expires: str) -> str:
+    token_hash = uuid.uuid4().hex * 2
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                f"INSERT INTO {table} (user_id, token_hash, expires_at) "
+                f"VALUES (:user_id, :token_hash, {expires})"
+            ),
+            {"user_id": user_id, "token_hash": token_hash},
+        )
+    return token_hash
+
+
+async def _insert_refresh_token(stack: Stack, user_id: int, expires: str) -> str:
+    jti = str(uuid.uuid4())
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO refresh_tokens (jti, family_id, user_id, issued_at, expires_at) "
+                f"VALUES (:jti, :jti, :user_id, now() - interval '1 day', {expires})"
+            ),
+            {"jti": jti, "user_id": user_id},
+        )
+    return jti
+
+
+async def _column(stack: Stack, sql: str, **params: object) -> set[str]:
+    async with stack.sessions() as session:
+        return {str(v) for v in (await session.execute(text(sql), params)).scalars()}
+
+
+async def _run_cleanup(stack: Stack, record_as: str | None = None) -> CleanupResult:
+    handle = await stack.client.start_workflow(
+        TokenCleanupWorkflow.run,
+        CleanupInput(),
+        id=f"cleanup-test-{uuid.uuid4().hex[:8]}",
+        task_queue=stack.settings.temporal_task_queue,
+    )
+    result = await handle.result()
+    if record_as:
+        await maybe_record(handle, record_as)
+    return result
 
 
 @pytest.mark.usefixtures("worker")
-async def test_cleanup_deletes_only_expired_tokens(stack: Stack) -> None:
-    now = datetime.now(UTC)
-    async with stack.sessions() as session, session.begin():
-        user_id = await repo.insert_user_if_absent(session, new_email(), "x")
-        assert user_id is not None
-        expired, live = str(uuid.uuid4()), str(uuid.uuid4())
-        for jti, expires in (
-            (expired, now - timedelta(minutes=1)),
-            (live, now + timedelta(days=1)),
-        ):
-            await repo.insert_refresh_token(
-                session, jti=jti, family_id=jti, user_id=user_id, issued_at=now, expires_at=expires
-            )
-        await repo.store_activation_token(
-            session, user_id, uuid.uuid4().hex * 2, now - timedelta(seconds=1)
-        )
+async def test_cleanup_deletes_expired_tokens_of_each_kind_and_keeps_live_ones(
+    stack: Stack,
+) -> None:
+    # One live activation / reset token per user: the live ones and the expired ones need
+    # a user each.
+    expired_owner, live_owner = await _insert_user(stack), await _insert_user(stack)
+    one_time: dict[str, dict[str, str]] = {}
+    for table in ("activation_tokens", "password_reset_tokens"):
+        one_time[table] = {
+            "expired": await _insert_one_time_token(stack, table, expired_owner, EXPIRED),
+            "live": await _insert_one_time_token(stack, table, live_owner, LIVE),
+        }
+    refresh = {
+        "expired": await _insert_refresh_token(stack, expired_owner, EXPIRED),
+        "live": await _insert_refresh_token(stack, expired_owner, LIVE),
+        "live-other-user": await _insert_refresh_token(stack, live_owner, LIVE),
+    }
 
-    result = await stack.client.execute_workflow(
-        TokenCleanupWorkflow.run,
-        CleanupInput(),
-        id=f"cleanup-test-{uuid.uuid4().hex[:6]}",
-        task_queue=stack.settings.temporal_task_queue,
+    result = await _run_cleanup(stack, record_as="token_cleanup")
+
+    # The run deleted at least ours (other tests' expired tokens may go too).
+    assert (
+        min(result.refresh_tokens, result.activation_tokens, result.password_reset_tokens) >= 1
+    ), result
+    owners = {"owners": [expired_owner, live_owner]}
+    for table, hashes in one_time.items():
+        remaining = await _column(
+            stack,
+            f"SELECT token_hash FROM {table} WHERE user_id = ANY(:owners)",
+            **owners,
+        )
+        assert remaining == {hashes["live"]}, table
+    remaining_jtis = await _column(
+        stack, "SELECT jti FROM refresh_tokens WHERE user_id = ANY(:owners)", **owners
     )
-    assert result.refresh_tokens >= 1 and result.activation_tokens >= 1
-    async with stack.sessions() as session:
-        jtis = set(
-            (
-                await session.execute(
-                    select(RefreshToken.jti).where(RefreshToken.user_id == user_id)
-                )
-            ).scalars()
-        )
-        tokens = (
-            await session.execute(select(ActivationToken).where(ActivationToken.user_id == user_id))
-        ).all()
-    assert jtis == {live}
-    assert tokens == []
+    assert remaining_jtis == {refresh["live"], refresh["live-other-user"]}
 
 
-async def test_worker_start_upserts_the_schedule(stack: Stack) -> None:
-    await upsert_schedules(stack.client, stack.settings.temporal_task_queue, 3600)
-    await upsert_schedules(stack.client, stack.settings.temporal_task_queue, 600)  # second start
-    handle = stack.client.get_schedule_handle(TOKEN_CLEANUP_SCHEDULE_ID)
+@pytest.mark.usefixtures("worker")
+async def test_live_activation_link_still_activates_after_the_cleanup(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register(client, email)
+    [mail] = await wait_for_mail(stack.mail, email, "Activate")
+    link = activation_link(mail)
+
+    await _run_cleanup(stack)
+
+    stored = await _column(
+        stack,
+        "SELECT t.token_hash FROM activation_tokens t JOIN users u ON u.id = t.user_id "
+        "WHERE u.email = :email",
+        email=email,
+    )
+    assert len(stored) == 1, "the clean-up deleted the live activation token"
+    assert link_query(link)["token"] not in stored  # only its hash is stored
+    response = await client.get(path_of(link))
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    await login(client, email)
+
+
+async def test_worker_start_upserts_the_schedule_under_the_given_id(stack: Stack) -> None:
+    """Created at the first start, updated at the next; under an id of this test's own, so a
+    developer's real `cleanup-expired-tokens` schedule on the same Temporal is never touched."""
+    schedule_id = f"test-cleanup-schedule-{uuid.uuid4().hex[:8]}"
+    queue = stack.settings.temporal_task_queue
+    await upsert_schedules(stack.client, queue, 3600, cleanup_schedule_id=schedule_id)
+    handle = stack.client.get_schedule_handle(schedule_id)
     try:
+        await upsert_schedules(stack.client, queue, 600, cleanup_schedule_id=schedule_id)
         description = await handle.describe()
         assert description.schedule.spec.intervals == [
             ScheduleIntervalSpec(every=timedelta(minutes=10))
         ]
+        action = description.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert (action.workflow, action.id, action.task_queue) == (
+            "TokenCleanupWorkflow",
+            schedule_id,
+            queue,
+        )
     finally:
         await handle.delete()
+
+
+def test_the_worker_uses_the_documented_schedule_id_by_default() -> None:
+    default = Settings.model_fields["token_cleanup_schedule_id"].default
+    assert default == TOKEN_CLEANUP_SCHEDULE_ID == "cleanup-expired-tokens"

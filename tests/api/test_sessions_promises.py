@@ -1,0 +1,150 @@
+"""Session promises a user relies on: revocation marks, logout and its deny-list entry.
+
+Each test goes through HTTP and checks the real state behind the answer (Postgres rows, Redis
+keys), so it holds whatever module the handlers and queries live in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from quart.typing import TestClientProtocol
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from tests.conftest import Stack
+from tests.support import bearer, login, new_email, register_and_activate
+
+
+def _claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+async def _error_of(response: Any) -> tuple[int, str | None]:
+    return response.status_code, (await response.get_json()).get("error")
+
+
+async def _refresh(client: TestClientProtocol, refresh_token: str) -> Any:
+    return await client.post("/accounts/refresh/", json={"refresh_token": refresh_token})
+
+
+async def _revoked_families(stack: Stack, email: str) -> dict[str, bool]:
+    """{family id: every refresh token of it revoked} for this user, from Postgres."""
+    async with stack.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT r.family_id, bool_and(r.revoked_at IS NOT NULL) FROM refresh_tokens r "
+                "JOIN users u ON u.id = r.user_id WHERE u.email = :email GROUP BY r.family_id"
+            ),
+            {"email": email},
+        )
+        return {str(family): bool(revoked) for family, revoked in rows}
+
+
+async def test_tokens_issued_before_tokens_valid_after_are_refused(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """users.tokens_valid_after is the revocation mark a password change (or an operator) sets:
+    every access and refresh token issued before it stops working at once."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    before = await login(client, email)
+    mark = datetime.fromtimestamp(_claims(before["access_token"])["iat"], UTC) + timedelta(
+        seconds=1
+    )
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE users SET tokens_valid_after = :mark WHERE email = :email"),
+            {"mark": mark, "email": email},
+        )
+
+    me = await client.get("/accounts/me/", headers=bearer(before["access_token"]))
+    assert await _error_of(me) == (401, "token_revoked")
+    assert await _error_of(await _refresh(client, before["refresh_token"])) == (
+        401,
+        "token_revoked",
+    )
+
+    # The mark refuses older tokens, not the user: a login at or after it works.
+    deadline = time.monotonic() + 10
+    after = await login(client, email)
+    while _claims(after["access_token"])["iat"] < mark.timestamp():
+        assert time.monotonic() < deadline, "no login was issued after the mark"
+        await asyncio.sleep(0.1)
+        after = await login(client, email)
+    me = await client.get("/accounts/me/", headers=bearer(after["access_token"]))
+    assert me.status_code == 200
+    assert (await _refresh(client, after["refresh_token"])).status_code == 200
+
+
+async def test_logout_denies_the_access_token_for_its_whole_remaining_life(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    tokens = await login(client, email)
+    claims = _claims(tokens["access_token"])
+    response = await client.post("/accounts/logout/", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 200
+    remaining = claims["exp"] - time.time()
+    assert remaining > 60, "the suite's access tokens live long enough to tell the difference"
+
+    # The deny-list entry (in Redis, shared by every API process) outlives the token itself.
+    redis = Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"*{claims['jti']}*")]
+        assert len(keys) == 1, keys
+        ttl = await redis.ttl(keys[0])
+    finally:
+        await redis.aclose()
+    assert remaining - 5 <= ttl <= remaining + 2, (ttl, remaining)
+
+    me = await client.get("/accounts/me/", headers=bearer(tokens["access_token"]))
+    assert await _error_of(me) == (401, "token_revoked")
+
+
+async def test_logout_revokes_the_callers_other_login_sent_in_the_body(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    phone, laptop = await login(client, email), await login(client, email)
+
+    response = await client.post(
+        "/accounts/logout/",
+        headers=bearer(phone["access_token"]),
+        json={"refresh_token": laptop["refresh_token"]},
+    )
+    assert response.status_code == 200
+
+    for device in (phone, laptop):
+        assert (await _refresh(client, device["refresh_token"])).status_code == 401
+    families = {_claims(t["refresh_token"])["sid"] for t in (phone, laptop)}
+    assert await _revoked_families(stack, email) == dict.fromkeys(families, True)
+
+
+async def test_logout_with_someone_elses_refresh_token_revokes_nothing_of_theirs(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    alice, mallory = new_email("alice"), new_email("mallory")
+    await register_and_activate(client, stack.mail, alice)
+    await register_and_activate(client, stack.mail, mallory)
+    alice_tokens, mallory_tokens = await login(client, alice), await login(client, mallory)
+
+    response = await client.post(
+        "/accounts/logout/",
+        headers=bearer(mallory_tokens["access_token"]),
+        json={"refresh_token": alice_tokens["refresh_token"]},
+    )
+    assert response.status_code == 200
+
+    alice_family = _claims(alice_tokens["refresh_token"])["sid"]
+    assert await _revoked_families(stack, alice) == {alice_family: False}
+    assert (await _refresh(client, alice_tokens["refresh_token"])).status_code == 200
+    mallory_family = _claims(mallory_tokens["refresh_token"])["sid"]
+    assert await _revoked_families(stack, mallory) == {mallory_family: True}
