@@ -11,6 +11,7 @@ from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
 from api import accounts, health, movies
+from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
@@ -68,6 +69,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     app.register_blueprint(movies.bp)
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
+    register_catalog_caching(app)
 
     @app.before_serving
     async def start() -> None:

@@ -214,6 +214,13 @@ class Stack:
             if code != 0:
                 console.error(f"migrations failed (exit code {code}); stopping")
                 return 1
+        # A newcomer sees movies at once: a small demo catalog, only into an empty catalog.
+        # DEVSTACK_SEED_DEMO=0 turns it off; another number changes its size.
+        seed = os.environ.get("DEVSTACK_SEED_DEMO", "200").strip()
+        if seed not in ("", "0"):
+            cli = str(Path(__file__).resolve().parents[1] / "cli.py")
+            if self.run_step("seed", [python, cli, "seed-demo", seed, "--if-empty"]) != 0:
+                console.error("seeding the demo catalog failed; going on without it")
         workers = api_workers()
         # Split the cores between the API processes for password hashing (docs/benchmarks.md).
         if not self.configured("PASSWORD_HASH_THREADS"):
