@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Select,
+    String,
     Table,
     and_,
     delete,
     exists,
     func,
     insert,
+    literal,
     literal_column,
     select,
     true,
@@ -56,28 +59,47 @@ def lower_name(model: Any) -> ColumnElement[str]:
     return func.lower(model.name)
 
 
+def _escape_like(text: str) -> str:
+    """`%`, `_` and the escape character itself taken literally in a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # --- names ------------------------------------------------------------------------------------
 
 
 async def ensure_names(session: AsyncSession, kind: NameKind, names: Sequence[str]) -> list[int]:
-    """Ids of these names (matched exactly, ignoring case), creating the missing ones.
+    """Ids of these names (matched exactly, ignoring case), in the order given, creating the
+    missing ones.
 
-    Race-safe: INSERT ... ON CONFLICT on the unique lower(name) index, then one SELECT.
+    Race-safe: INSERT ... ON CONFLICT on the unique lower(name) index, then one SELECT. Names
+    are inserted in one fixed order, so transactions creating overlapping names (two imports, an
+    import and a movie create) take the index's locks in the same order instead of deadlocking.
+    They are matched with the database's lower(), the function of the unique index: Python's
+    str.lower() disagrees with it outside ASCII (and depends on the server's locale).
     """
     if not names:
         return []
     model = NAME_MODELS[kind]
-    await session.execute(
-        pg_insert(model)
-        .values([{"name": n} for n in names])
-        .on_conflict_do_nothing(index_elements=[lower_name(model)])
+    given = (
+        func.unnest(literal(list(names), ARRAY(String)))
+        .table_valued("name", with_ordinality="position")
+        .render_derived("given")
     )
-    keys = [n.lower() for n in names]
-    rows = await session.execute(
-        select(lower_name(model), model.id).where(lower_name(model).in_(keys))
+    matched = select(given.c.position, model.id).join_from(
+        given, model, lower_name(model) == func.lower(given.c.name)
     )
-    ids: dict[str, int] = {key: id_ for key, id_ in rows}
-    return [ids[k] for k in keys]
+    for _ in range(3):  # again only if a name was deleted between the insert and the select
+        await session.execute(
+            pg_insert(model)
+            .values([{"name": n} for n in sorted(names, key=lambda n: (n.lower(), n))])
+            .on_conflict_do_nothing(index_elements=[lower_name(model)])
+        )
+        ids: dict[int, int] = {
+            int(position): id_ for position, id_ in await session.execute(matched)
+        }
+        if len(ids) == len(names):
+            return [ids[position] for position in range(1, len(names) + 1)]
+    raise RuntimeError(f"{kind}: names vanished while being linked")
 
 
 def movies_using(kind: NameKind, name_id: Any) -> Select[Any]:
@@ -106,7 +128,12 @@ async def list_names(
     session: AsyncSession, kind: NameKind, prefix: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     model = NAME_MODELS[kind]
-    where = lower_name(model).startswith(prefix.lower(), autoescape=True) if prefix else true()
+    # lower() on both sides in the database, as the unique index compares names.
+    where = (
+        lower_name(model).startswith(func.lower(_escape_like(prefix)), escape="\\")
+        if prefix
+        else true()
+    )
     total = (
         await session.execute(select(func.count()).select_from(model).where(where))
     ).scalar_one()
@@ -276,8 +303,11 @@ async def update_movie(session: AsyncSession, movie_id: int, values: dict[str, A
 async def set_links(session: AsyncSession, movie_id: int, kind: NameKind, ids: list[int]) -> None:
     table, column = LINKS[kind]
     await session.execute(delete(table).where(table.c.movie_id == movie_id))
-    if ids:
-        await session.execute(insert(table), [{"movie_id": movie_id, column: i} for i in ids])
+    unique_ids = dict.fromkeys(ids)  # two spellings the database lower-cases alike: one link
+    if unique_ids:
+        await session.execute(
+            insert(table), [{"movie_id": movie_id, column: i} for i in unique_ids]
+        )
 
 
 def _names_text(kind: NameKind) -> ColumnElement[str]:

@@ -77,13 +77,13 @@ def _has_name(kind: NameKind, name: str) -> ColumnElement[bool]:
     model = repo.NAME_MODELS[kind]
     if kind == "certifications":
         return Movie.certification_id.in_(
-            select(model.id).where(repo.lower_name(model) == name.lower())
+            select(model.id).where(repo.lower_name(model) == func.lower(name))
         )
     table, column = repo.LINKS[kind]
     return exists().where(
         table.c.movie_id == Movie.id,
         table.c[column] == model.id,
-        repo.lower_name(model) == name.lower(),
+        repo.lower_name(model) == func.lower(name),
     )
 
 
