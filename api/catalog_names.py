@@ -85,8 +85,7 @@ def _blueprint(kind: NameKind) -> Blueprint:
     @error_responses(400, 404, 422, 503)
     async def detail(name_id: int, query_args: PageQuery) -> dict[str, Any]:
         async with transaction(services().sessions) as session:
-            found = await catalog.get_name(session, kind, name_id)
-            page = await catalog.movies_with_name(
+            found, page = await catalog.movies_with_name(
                 session, kind, name_id, query_args.per_page, query_args.offset
             )
         return {**found, "movies": page.rows, **page_links(query_args, page.total)}

@@ -270,8 +270,19 @@ async def movie_page(
     offset: int,
 ) -> MoviePage:
     total = (await session.execute(select(func.count(Movie.id)).where(*where))).scalar_one()
+    return MoviePage(await movie_rows(session, where, order_by, limit, offset), int(total))
+
+
+async def movie_rows(
+    session: AsyncSession,
+    where: Sequence[Any],
+    order_by: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """A page of movies without its count (for a caller that knows the total already)."""
     rows = await session.execute(movie_rows_query(where, order_by, limit, offset))
-    return MoviePage(rows=[dict(r._mapping) for r in rows], total=int(total))
+    return [dict(r._mapping) for r in rows]
 
 
 async def count_all_movies(session: AsyncSession) -> int:

@@ -141,10 +141,14 @@ async def browse(
 
 async def movies_with_name(
     session: AsyncSession, kind: NameKind, name_id: int, limit: int, offset: int
-) -> repo.MoviePage:
+) -> tuple[dict[str, Any], repo.MoviePage]:
+    """A genre/star/director/certification and a page of its catalog movies, by title: two
+    statements (the name's `total_movies` is the page's total, so no separate count)."""
+    found = await get_name(session, kind, name_id)
     where = [Movie.archived_at.is_(None), repo.uses_name(kind, name_id)]
     order = [func.lower(Movie.name), Movie.year.desc(), Movie.id]
-    return await repo.movie_page(session, where, order, limit, offset)
+    rows = await repo.movie_rows(session, where, order, limit, offset)
+    return found, repo.MoviePage(rows=rows, total=int(found["total_movies"]))
 
 
 async def get_movie(
