@@ -23,6 +23,7 @@ from api.schemas import error_responses
 from api.services import services
 from domain.catalog import service as catalog
 from domain.catalog.rules import (
+    MAX_PRICE,
     CatalogName,
     MovieFields,
     MovieName,
@@ -95,18 +96,22 @@ class DeleteResult(BaseModel):
     message: str
 
 
+# Filter bounds within the columns' types, so that no value reaches the database as an error.
+MAX_YEAR = 9999
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
 class BrowseQuery(PageQuery):
-    year: int | None = Field(default=None, ge=0)
-    year_from: int | None = Field(default=None, ge=0)
-    year_to: int | None = Field(default=None, ge=0)
+    year: int | None = Field(default=None, ge=0, le=MAX_YEAR)
+    year_from: int | None = Field(default=None, ge=0, le=MAX_YEAR)
+    year_to: int | None = Field(default=None, ge=0, le=MAX_YEAR)
     imdb_min: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
     imdb_max: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
-    price_min: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
-    price_max: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price_min: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE, allow_inf_nan=False)
+    price_max: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE, allow_inf_nan=False)
     genre: Annotated[list[CatalogName], BeforeValidator(_as_list)] = Field(
         default_factory=list,
         max_length=10,

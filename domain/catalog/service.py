@@ -273,10 +273,24 @@ def _name_taken(kind: NameKind, name: str) -> NameTaken:
     )
 
 
+MAX_NAME_ID = 2**31 - 1  # the ids are Postgres integers
+
+
+def _not_found(kind: NameKind, name_id: int) -> NameNotFound:
+    return NameNotFound(f"No {SINGULAR[kind]} has the id {name_id}.")
+
+
+def _check_id(kind: NameKind, name_id: int) -> None:
+    """An id no row can have is a 404 here, not a database error (out of the column's range)."""
+    if not 0 < name_id <= MAX_NAME_ID:
+        raise _not_found(kind, name_id)
+
+
 async def get_name(session: AsyncSession, kind: NameKind, name_id: int) -> dict[str, Any]:
+    _check_id(kind, name_id)
     found = await repo.get_name(session, kind, name_id)
     if found is None:
-        raise NameNotFound(f"No {SINGULAR[kind]} has the id {name_id}.")
+        raise _not_found(kind, name_id)
     return found
 
 
@@ -292,6 +306,7 @@ async def create_name(session: AsyncSession, kind: NameKind, name: str) -> dict[
 
 
 async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str) -> dict[str, Any]:
+    _check_id(kind, name_id)
     try:
         async with session.begin_nested():
             found = await repo.rename(session, kind, name_id, name)
@@ -300,13 +315,14 @@ async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str)
             raise _name_taken(kind, name) from None
         raise
     if not found:
-        raise NameNotFound(f"No {SINGULAR[kind]} has the id {name_id}.")
+        raise _not_found(kind, name_id)
     if kind in ("stars", "directors"):  # their names are searchable
         await repo.refresh_search(session, repo.uses_name(kind, name_id))
     return await get_name(session, kind, name_id)
 
 
 async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> None:
+    _check_id(kind, name_id)
     used = await repo.count_movies_using(session, kind, name_id)
     if used:
         raise NameInUse(
@@ -322,4 +338,4 @@ async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> No
             movies=await repo.count_movies_using(session, kind, name_id),
         ) from None
     if not found:
-        raise NameNotFound(f"No {SINGULAR[kind]} has the id {name_id}.")
+        raise _not_found(kind, name_id)
