@@ -10,7 +10,7 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, health
+from api import accounts, health, sessions
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from api.workflow_gateway import WorkflowGateway
@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     )
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
+    app.register_blueprint(sessions.bp)
     app.register_blueprint(health.bp)
 
     @app.before_serving
