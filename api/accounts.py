@@ -20,6 +20,9 @@ from domain.accounts.rules import Email, NewPassword
 from domain.db import transaction
 from domain.errors import InvalidActivationToken
 from domain.security import OneTimeTokens
+from workflows import messages
+from workflows.ids import registration_workflow_id
+from workflows.starts import account_notice_start, registration_start
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 tag_blueprint(bp, ["accounts"])
@@ -84,7 +87,7 @@ async def register(data: RegisterRequest) -> tuple[RegisterResponse, int]:
         if registration.created:
             await _start_registration_or_undo(registration.user_id)
         else:
-            await svc.workflows.notify_existing_account(registration.user_id)
+            await svc.temporal.start(account_notice_start(s, registration.user_id))
     return RegisterResponse(email=data.email, message=REGISTER_MESSAGE), 202
 
 
@@ -92,7 +95,7 @@ async def _start_registration_or_undo(user_id: int) -> None:
     """No half-written state: if the workflow cannot be started, the new user is removed."""
     svc = services()
     try:
-        await svc.workflows.start_registration(user_id)
+        await svc.temporal.start(registration_start(svc.settings, user_id))
     except BaseException:
         async with transaction(svc.sessions) as session:
             await repo.delete_unactivated_user(session, user_id)
@@ -121,7 +124,11 @@ async def resend_activation(data: EmailRequest) -> tuple[MessageResponse, int]:
         async with transaction(svc.sessions) as session:
             user = await repo.get_user_by_email(session, data.email)
         if user is not None and not user.is_active:
-            await svc.workflows.start_registration(user.id, resend=True)
+            # Signal-with-start: a running registration sends a new link; an ended one (expired)
+            # is started afresh, which issues a new link too.
+            await svc.temporal.signal(
+                registration_start(s, user.id), "resend", messages.ResendActivation()
+            )
     return MessageResponse(message=RESEND_MESSAGE), 202
 
 
@@ -136,7 +143,17 @@ async def _activate(token: str, email: str | None) -> MessageResponse:
             and await repo.get_user_email(session, user_id) != email
         ):
             user_id = None
-    if user_id is None or not await svc.workflows.activate(user_id, token_hash):
+    if user_id is None:
+        raise InvalidActivationToken()
+    # The workflow's answer is final: activated means the user is active. It refuses when the
+    # link has expired or the registration no longer awaits activation.
+    outcome = await svc.temporal.update(
+        registration_workflow_id(user_id),
+        "activate",
+        messages.ActivateRequest(token_hash=token_hash),
+        result_type=messages.ActivateResult,
+    )
+    if outcome.result is None or not outcome.result.activated:
         raise InvalidActivationToken()
     return MessageResponse(message="User account activated successfully.")
 

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from api import accounts, health, sessions
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
-from api.workflow_gateway import WorkflowGateway
+from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import autocommit_engine, create_engine, create_session_factory
 from domain.redis_store import create_redis
@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
             autocommit=autocommit_engine(engine),
             sessions=create_session_factory(engine),
             redis=create_redis(settings.redis_url),
-            workflows=WorkflowGateway(settings, temporal_client),
+            temporal=Temporal(settings, temporal_client),
             hasher=PasswordHasher(settings),
             tokens=TokenService(settings),
             one_time_tokens=OneTimeTokens(settings),
