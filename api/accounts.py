@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import (
@@ -14,6 +16,7 @@ from quart_schema import (
 from api.guards import rate_limit, response_floor
 from api.schemas import MessageResponse, Strict, error_responses
 from api.services import services
+from api.temporal import TemporalUnavailable
 from domain.accounts import repository as repo
 from domain.accounts import service as accounts
 from domain.accounts.rules import Email, NewPassword
@@ -24,6 +27,7 @@ from workflows import messages
 from workflows.ids import registration_workflow_id
 from workflows.starts import account_notice_start, registration_start
 
+log = logging.getLogger("cinema.api.accounts")
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 tag_blueprint(bp, ["accounts"])
 
@@ -92,14 +96,39 @@ async def register(data: RegisterRequest) -> tuple[RegisterResponse, int]:
 
 
 async def _start_registration_or_undo(user_id: int) -> None:
-    """No half-written state: if the workflow cannot be started, the new user is removed."""
+    """No half-written state: a new user whose registration run does not exist is removed.
+
+    A failed start may still have started the run (only the answer was lost, e.g. a timeout),
+    so the user is deleted only when the start never left this process or Temporal says there
+    is no such run: deleting it under a live run would fail that run and lose the account.
+    Cancellation (BaseException) is not caught: we cannot tell, so the user stays, as below.
+    """
     svc = services()
+    start = registration_start(svc.settings, user_id)
     try:
-        await svc.temporal.start(registration_start(svc.settings, user_id))
-    except BaseException:
-        async with transaction(svc.sessions) as session:
-            await repo.delete_unactivated_user(session, user_id)
+        await svc.temporal.start(start)
+    except Exception as exc:
+        if isinstance(exc, TemporalUnavailable) and not exc.sent:
+            started: bool | None = False  # the start never left this process
+        else:
+            started = await _run_exists(start.id)
+        if started:
+            log.warning("start of %s failed (%s), but the run exists", start.id, type(exc).__name__)
+            return
+        if started is False:
+            async with transaction(svc.sessions) as session:
+                await repo.delete_unactivated_user(session, user_id)
+        # started is None: Temporal cannot tell us, so the user stays. The account is not lost:
+        # a resend-activation starts the run (signal-with-start) and sends the link.
         raise
+
+
+async def _run_exists(workflow_id: str) -> bool | None:
+    """Whether a run with this id exists; None when Temporal cannot be asked."""
+    try:
+        return await services().temporal.describe(workflow_id) is not None
+    except TemporalUnavailable:
+        return None
 
 
 @bp.post("/resend-activation/")
