@@ -134,6 +134,7 @@ async def test_start_that_never_reached_the_server_removes_the_account(
         response = await register(api, email)
     assert response.status_code == 503
     assert (await response.get_json())["error"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
     [workflow_id] = fault.failed_starts
     assert await registration_run(stack, workflow_id) is None  # Temporal has no such run...
     assert await user_row(stack, email) is None  # ...so no account was left behind
