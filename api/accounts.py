@@ -74,7 +74,8 @@ async def register(data: RegisterRequest) -> tuple[RegisterResponse, int]:
     """Register a new account. An activation link is emailed; the account is inactive until then.
 
     The answer is the same whether or not the email already has an account (its owner gets a
-    notice instead), so this endpoint cannot be used to discover who is registered.
+    notice instead), so this endpoint cannot be used to discover who is registered. Registering
+    again with the same password before activating sends a fresh activation link.
     """
     svc = services()
     s = svc.settings
@@ -90,6 +91,10 @@ async def register(data: RegisterRequest) -> tuple[RegisterResponse, int]:
             registration = await accounts.register(session, svc.hasher, data.email, data.password)
         if registration.created:
             await _start_registration_or_undo(registration.user_id)
+        elif registration.resumes:
+            await svc.temporal.signal(
+                registration_start(s, registration.user_id), "resend", messages.ResendActivation()
+            )
         else:
             await svc.temporal.start(account_notice_start(s, registration.user_id))
     return RegisterResponse(email=data.email, message=REGISTER_MESSAGE), 202
@@ -119,7 +124,8 @@ async def _start_registration_or_undo(user_id: int) -> None:
             async with transaction(svc.sessions) as session:
                 await repo.delete_unactivated_user(session, user_id)
         # started is None: Temporal cannot tell us, so the user stays. The account is not lost:
-        # a resend-activation starts the run (signal-with-start) and sends the link.
+        # a resend-activation, or registering again with the same password, starts the run
+        # (signal-with-start) and sends the link.
         raise
 
 

@@ -168,3 +168,30 @@ async def test_when_temporal_cannot_tell_the_account_stays_and_resend_recovers_i
     await activate_from_mail(client, stack, email)
     assert await user_row(stack, email) == (row[0], True)
     assert await registration_run(stack, workflow_id) is not None
+
+
+@pytest.mark.usefixtures("worker")
+async def test_registering_again_with_the_same_password_resumes_a_kept_account(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """What a user does after a 503 is register again: with the first password, they get the
+    activation link; with another password, the pending account is not theirs to take."""
+    email = new_email()
+    fault = StartFault(after_start=False, describe_unavailable=True)
+    async with api_with(stack, fault) as api:
+        assert (await register(api, email)).status_code == 503
+    row = await user_row(stack, email)
+    assert row is not None and row[1] is False
+
+    other = await client.post(
+        "/accounts/register/", json={"email": email, "password": "An0ther$ecret"}
+    )
+    assert other.status_code == 202
+    await wait_for_mail(stack.mail, email, "Someone tried to register")
+    assert await registration_run(stack, f"registration:{row[0]}") is None  # no link for them
+
+    assert (await register(client, email)).status_code == 202
+    await activate_from_mail(client, stack, email)
+    assert await user_row(stack, email) == (row[0], True)
+    login = await client.post("/accounts/login/", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200
