@@ -10,12 +10,12 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, health, movies
+from api import accounts, health, movies, sessions
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
-from api.workflow_gateway import WorkflowGateway
+from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import autocommit_engine, create_engine, create_session_factory
 from domain.redis_store import create_redis
@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     )
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
+    app.register_blueprint(sessions.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(movies.bp)
     for blueprint in CATALOG_NAME_BLUEPRINTS:
@@ -80,7 +81,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
             autocommit=autocommit_engine(engine),
             sessions=create_session_factory(engine),
             redis=create_redis(settings.redis_url),
-            workflows=WorkflowGateway(settings, temporal_client),
+            temporal=Temporal(settings, temporal_client),
             hasher=PasswordHasher(settings),
             tokens=TokenService(settings),
             one_time_tokens=OneTimeTokens(settings),

@@ -14,10 +14,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.exceptions import HTTPException
 
-from domain.errors import DomainError, RateLimited
+from domain.errors import DomainError, RateLimited, ServiceUnavailable
 
 log = logging.getLogger("cinema.api")
 
+SERVICE_RETRY_AFTER = "5"  # seconds, on every 503
 _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -62,7 +63,7 @@ def _service_unavailable(what: str) -> Response:
     response = error_response(
         503, "service_unavailable", f"{what} is unavailable; try again shortly."
     )
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = SERVICE_RETRY_AFTER
     return response
 
 
@@ -72,6 +73,8 @@ def register_error_handlers(app: Quart) -> None:
         response = error_response(exc.status, exc.code, exc.detail, **exc.extra)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, ServiceUnavailable):
+            response.headers["Retry-After"] = SERVICE_RETRY_AFTER
         return response
 
     @app.errorhandler(RequestSchemaValidationError)

@@ -1,18 +1,24 @@
-"""Who may call a route: `@require_group(...)` for writes; `optional_user()` for public reads
-that show more to staff."""
+"""What stands in front of a handler's work: who may call it (`@require_group`, and
+`optional_user()` for public reads that show staff more), per-identity rate limits, and the
+response floor."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from quart import g, request
 
-from api.auth import authenticate_request
+from api.auth import authenticate_request, client_ip
+from api.services import services
 from domain.accounts.repository import AuthUser
 from domain.errors import PermissionDenied
 from domain.models import UserGroup
+from domain.redis_store import Limit, hit_rate_limits
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 STAFF = (UserGroup.MODERATOR, UserGroup.ADMIN)
@@ -45,3 +51,25 @@ async def optional_user() -> AuthUser | None:
 async def caller_is_staff() -> bool:
     user = await optional_user()
     return user is not None and user.group in STAFF
+
+
+@asynccontextmanager
+async def response_floor(seconds: float) -> AsyncIterator[None]:
+    """Answer no sooner than `seconds`: known and unknown emails take the same time."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        remaining = seconds - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+
+async def rate_limit(bucket: str, identity: str, limit: int, window: int, ip_factor: int) -> None:
+    """Count one attempt for this identity (an email) and for the client's address; the
+    address may make `ip_factor` times as many, so one network cannot try every account."""
+    await hit_rate_limits(
+        services().redis,
+        Limit(f"{bucket}-ip", client_ip(), limit * ip_factor, window),
+        Limit(bucket, identity, limit, window),
+    )

@@ -55,7 +55,7 @@ async def ready() -> tuple[Readiness, int]:
 
     names = ("postgres", "redis", "temporal")
     results = await asyncio.gather(
-        _check(postgres), _check(svc.redis.ping), _check(svc.workflows.check_health)
+        _check(postgres), _check(svc.redis.ping), _check(svc.temporal.check_health)
     )
     checks = dict(zip(names, results, strict=True))
     down = [name for name, result in checks.items() if result != "ok"]

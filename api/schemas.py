@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from quart_schema import document_response
 
 T = TypeVar("T")
+
+# The OpenAPI security requirement of routes behind `@require_user`.
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
 class FieldError(BaseModel):

@@ -8,7 +8,7 @@ from quart import current_app
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.workflow_gateway import WorkflowGateway
+from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import SessionFactory
 from domain.security import OneTimeTokens, PasswordHasher, TokenService
@@ -23,7 +23,7 @@ class Services:
     autocommit: AsyncEngine  # the same pool without BEGIN/COMMIT: single-statement work
     sessions: SessionFactory
     redis: Redis
-    workflows: WorkflowGateway
+    temporal: Temporal
     hasher: PasswordHasher
     tokens: TokenService
     one_time_tokens: OneTimeTokens

@@ -37,6 +37,9 @@ class TokenPair:
 class Registration:
     user_id: int
     created: bool  # False: the email already had an account
+    # The account exists, is not activated, and the same password was given again: the same
+    # person retrying (e.g. after a 503), who gets a fresh activation link, not a notice.
+    resumes: bool = False
 
 
 async def register(
@@ -50,7 +53,12 @@ async def register(
     existing = await repo.get_user_by_email(session, email)
     if existing is None:  # deleted between the two statements: let the client retry
         raise ServiceUnavailable("Registration could not be completed; try again.")
-    return Registration(user_id=existing.id, created=False)
+    resumes = False
+    if not existing.is_active:
+        # Only the holder of the first password resumes; anyone else only makes the owner get
+        # a notice, so a second registrant can never take over a pending account.
+        resumes, _ = await hasher.verify(password, existing.hashed_password)
+    return Registration(user_id=existing.id, created=False, resumes=resumes)
 
 
 async def authenticate(

@@ -1,0 +1,66 @@
+"""How each process is started: its workflow, id, input, search attributes and summary.
+
+`api/temporal.py` turns a `StartSpec` into a start, a signal-with-start or an
+update-with-start; it knows no process. Not workflow code: never imported by a workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+
+from domain.config import Settings
+from workflows.ids import USER_ID, account_notice_workflow_id, registration_workflow_id
+from workflows.messages import AccountNoticeInput, RegistrationInput
+from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
+
+
+@dataclass(frozen=True)
+class StartSpec:
+    """Everything Temporal needs to start one run (one dataclass in, as every workflow takes)."""
+
+    workflow: Callable[..., Awaitable[Any]]  # the workflow's run method, e.g. X.run
+    input: Any
+    id: str
+    summary: str  # shown in the Temporal UI: no personal data
+    search_attributes: TypedSearchAttributes = TypedSearchAttributes.empty
+    # A finished run may be followed by a new one under the same id...
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    # ...but while one runs, starting again joins it: retries and double clicks are harmless.
+    id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.USE_EXISTING
+
+
+def registration_start(settings: Settings, user_id: int) -> StartSpec:
+    return StartSpec(
+        RegistrationWorkflow.run,
+        RegistrationInput(
+            user_id=user_id,
+            activation_ttl_seconds=settings.activation_token_ttl_seconds,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+        ),
+        id=registration_workflow_id(user_id),
+        summary=f"Registration and email activation of user {user_id}",
+        search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
+
+
+def account_notice_start(settings: Settings, user_id: int) -> StartSpec:
+    # USE_EXISTING: at most one notice in flight per account, however often someone retries.
+    return StartSpec(
+        AccountNoticeWorkflow.run,
+        AccountNoticeInput(
+            user_id=user_id,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+        ),
+        id=account_notice_workflow_id(user_id),
+        summary=f"Notice to user {user_id}: someone tried to register their email",
+        search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
