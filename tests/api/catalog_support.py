@@ -20,13 +20,19 @@ KINDS = ("genres", "stars", "directors", "certifications")
 _random = random.SystemRandom()
 
 
-async def caller(client: TestClientProtocol, stack: Stack, group: UserGroup) -> dict[str, str]:
-    """Authorization headers of a fresh, activated user in `group`."""
+async def account(client: TestClientProtocol, stack: Stack, group: UserGroup) -> str:
+    """The email of a fresh, activated user in `group` (password: tests.support.PASSWORD)."""
     email = new_email(group.value.lower())
     await register_and_activate(client, stack.mail, email)
     if group is not UserGroup.USER:
         async with transaction(stack.sessions) as session:
             await accounts.set_group(session, email, group)
+    return email
+
+
+async def caller(client: TestClientProtocol, stack: Stack, group: UserGroup) -> dict[str, str]:
+    """Authorization headers of a fresh, activated user in `group`."""
+    email = await account(client, stack, group)
     return bearer((await login(client, email))["access_token"])
 
 
