@@ -18,6 +18,9 @@ Temporal connection) against this run's Postgres, Redis and Temporal. `/accounts
 `/accounts/logout/` get a fresh, valid bearer token per case (logout revokes it), except in the
 cases where Schemathesis deliberately breaks or drops the Authorization header.
 
+Catalog writes are sent as a moderator, and positive catalog cases sometimes aim at real movies
+and names (tests/api/fuzz_catalog.py).
+
 Every operation with a JSON body also gets a few hostile bodies no schema-driven generator sends
 (deep nesting, NaN, huge numbers, invalid UTF-8, lone surrogates, one byte over the size limit).
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
@@ -49,11 +52,18 @@ from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from api.app import create_app
+from domain.models import UserGroup
+from tests.api.catalog_support import account
+from tests.api.fuzz_catalog import CatalogPool, StaffToken, is_staff_write, make_pool
 from tests.conftest import Stack
-from tests.support import PASSWORD, login, new_email, register_and_activate
+from tests.support import PASSWORD, bearer, login, new_email, register_and_activate
 
 AUTHENTICATED = frozenset({"/accounts/me/", "/accounts/logout/"})
 MAX_EXAMPLES = 100  # per operation and generation mode
+# Genres, stars, directors and certifications are one blueprint factory (api/catalog_names.py):
+# genres get the full run, the other three (the same code) a shorter one.
+SAME_CODE_AS_GENRES = ("/movies/stars/", "/movies/directors/", "/movies/certifications/")
+SAME_CODE_EXAMPLES = 25
 REQUEST_TIMEOUT = 30.0
 
 # Passwords that meet the registration policy (8-128 characters, each character class).
@@ -124,6 +134,18 @@ async def fuzz_account(client: TestClientProtocol, stack: Stack) -> tuple[str, s
 
 
 @pytest.fixture(scope="module")
+async def fuzz_moderator(client: TestClientProtocol, stack: Stack) -> str:
+    """A moderator's email (catalog writes); the password is the fuzz account's."""
+    return await account(client, stack, UserGroup.MODERATOR)
+
+
+@pytest.fixture(scope="module")
+async def fuzz_pool(client: TestClientProtocol, stack: Stack, fuzz_moderator: str) -> CatalogPool:
+    headers = bearer((await login(client, fuzz_moderator))["access_token"])
+    return await make_pool(client, stack, headers)
+
+
+@pytest.fixture(scope="module")
 def fuzz_app(stack: Stack) -> Iterator[Quart]:
     # No Temporal client passed in: the app connects lazily, from Schemathesis' event loop.
     # Every request comes from one client address and most logins from one account.
@@ -146,11 +168,14 @@ class Client:
     schema: Any
     email: str
     password: str
+    staff: StaffToken
+    pool: CatalogPool
+    statuses: dict[str, set[int]] = field(default_factory=dict)  # per operation label
 
-    def login(self) -> dict[str, Any]:
+    def login(self, email: str | None = None) -> dict[str, Any]:
         response = (
             self.schema["/accounts/login/"]["POST"]
-            .Case(body={"email": self.email, "password": self.password})
+            .Case(body={"email": email or self.email, "password": self.password})
             .call(timeout=REQUEST_TIMEOUT)
         )
         assert response.status_code == 200, response.text_lossy()
@@ -160,11 +185,15 @@ class Client:
     def send(self, case: Case) -> None:
         """Send one case and run every check; a failure carries a curl command to reproduce it."""
         __tracebackhide__ = True
-        if case.operation.path in AUTHENTICATED and not self.schema.is_security_param_negated(case):
+        negated = self.schema.is_security_param_negated(case)
+        if case.operation.path in AUTHENTICATED and not negated:
             # A fresh token per case: a fuzzed logout revokes the one it was sent with.
             case.headers["Authorization"] = f"Bearer {self.login()['access_token']}"
+        elif is_staff_write(case.method, case.operation.path) and not negated:
+            case.headers["Authorization"] = self.staff.header()
         try:
-            case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT)
+            response = case.call_and_validate(checks=CHECKS, timeout=REQUEST_TIMEOUT)
+            self.statuses.setdefault(case.operation.label, set()).add(response.status_code)
         except FailureGroup:
             raise  # its message has the response and a curl command
         except Exception as exc:
@@ -178,6 +207,8 @@ class Client:
         strings, so purely generated positive cases never get past validation; these reach the
         database, the password hasher, Temporal and token rotation.
         """
+        if case.operation.path.startswith("/movies/"):
+            self.pool.realistic(case, data)
         body = case.body
         if not isinstance(body, dict):
             return
@@ -196,9 +227,13 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(fuzz_schema: Any, fuzz_account: tuple[str, str]) -> Client:
+def fuzz_client(
+    fuzz_schema: Any, fuzz_account: tuple[str, str], fuzz_moderator: str, fuzz_pool: CatalogPool
+) -> Client:
     email, password = fuzz_account
-    return Client(fuzz_schema, email, password)
+    client = Client(fuzz_schema, email, password, StaffToken(lambda: ""), fuzz_pool)
+    client.staff.login = lambda: str(client.login(fuzz_moderator)["access_token"])
+    return client
 
 
 def operations(schema: Any) -> list[Any]:
@@ -256,8 +291,11 @@ def test_fuzzing(fuzz_schema: Any, fuzz_client: Client, mode: GenerationMode) ->
     """Hypothesis-generated cases (valid or invalid data) for every operation, shrunk on failure."""
     findings = Findings()
     for operation in operations(fuzz_schema):
+        examples = (
+            SAME_CODE_EXAMPLES if operation.path.startswith(SAME_CODE_AS_GENRES) else MAX_EXAMPLES
+        )
 
-        @FUZZ_SETTINGS
+        @hypothesis.settings(FUZZ_SETTINGS, max_examples=examples)
         @hypothesis.given(case=operation.as_strategy(generation_mode=mode), data=st.data())
         def fuzz(case: Case, data: st.DataObject) -> None:
             __tracebackhide__ = True
@@ -268,12 +306,23 @@ def test_fuzzing(fuzz_schema: Any, fuzz_client: Client, mode: GenerationMode) ->
         try:
             fuzz()
         except Unsatisfiable:
-            # Nothing to negate in an operation without parameters or a body.
-            if list(operation.iter_parameters()) or len(operation.body):
+            # Nothing to negate in an operation without a body or parameters other than the
+            # path's (a path segment is a string: its type cannot be negated in a URL).
+            if any(p.location != "path" for p in operation.iter_parameters()) or len(
+                operation.body
+            ):
                 raise
         except (Exception, BaseExceptionGroup) as exc:  # BaseExceptionGroup: several bugs
             findings.add(f"{operation.label} ({mode.value})", exc)
     assert not findings, str(findings)
+    if mode is GenerationMode.POSITIVE:
+        # The catalog's valid cases got past auth and ids into the services at least once.
+        missed = [
+            label
+            for label, seen in fuzz_client.statuses.items()
+            if " /movies/" in label and not any(200 <= status < 300 for status in seen)
+        ]
+        assert not missed, f"never a 2xx: {missed}"
 
 
 # Bodies no schema-driven generator sends: JSON only in name, or JSON a Python service chokes on.
@@ -306,7 +355,11 @@ def surrogate_body(operation: dict[str, Any]) -> bytes | None:
 
 
 async def test_hostile_json_bodies(
-    client: TestClientProtocol, stack: Stack, fuzz_account: tuple[str, str]
+    client: TestClientProtocol,
+    stack: Stack,
+    fuzz_account: tuple[str, str],
+    fuzz_moderator: str,
+    fuzz_pool: CatalogPool,
 ) -> None:
     """Every operation that takes a JSON body answers hostile bodies without a 5xx, and every
     error is the JSON error shape."""
@@ -319,8 +372,10 @@ async def test_hostile_json_bodies(
     ]
     assert targets
     limit = stack.settings.max_request_bytes
+    staff = bearer((await login(client, fuzz_moderator, fuzz_account[1]))["access_token"])
     problems = []
-    for method, path, operation in targets:
+    for method, template, operation in targets:
+        path = fuzz_pool.concrete(template)  # real ids: the body is what is under test
         bodies = {
             **HOSTILE_BODIES,
             "one byte over the size limit": b'{"email": "' + b"a" * (limit - 12) + b'"}',
@@ -332,6 +387,8 @@ async def test_hostile_json_bodies(
             if path in AUTHENTICATED:
                 token = (await login(client, *fuzz_account))["access_token"]
                 headers["Authorization"] = f"Bearer {token}"
+            elif is_staff_write(method, path):
+                headers.update(staff)
             send = getattr(client, method.lower())  # the typed `open` insists on `json`
             response = await send(path, data=body, headers=headers)
             text = await response.get_data(as_text=True)
