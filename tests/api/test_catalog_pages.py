@@ -8,13 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.api.catalog_support import browse, create_movie, error_fields, unique, uuids
+from tests.api.catalog_support import browse, create_movie, error_fields, unique, uuids, word
 
 
 @pytest.fixture(scope="module")
-async def ties(client, moderator) -> tuple[str, list[str]]:
-    """25 movies equal on every sort key but name and creation, under their own genre."""
-    genre = unique("Ties")
+async def ties(client, moderator) -> tuple[str, list[str], str]:
+    """25 movies equal on every sort key but name and creation, under their own genre and with
+    a word of their own in the title."""
+    genre, tag = unique("Ties"), word()
     movies = []
     for _ in range(25):
         movie = await create_movie(
@@ -28,10 +29,10 @@ async def ties(client, moderator) -> tuple[str, list[str]]:
             time=100,
             meta_score=None,
             gross=None,
-            name=unique("Same Title"),
+            name=unique(f"Same Title {tag}"),
         )
         movies.append(movie["uuid"])
-    return genre, movies
+    return genre, movies, tag
 
 
 def query_of(link: str) -> dict[str, list[str]]:
@@ -54,7 +55,7 @@ async def walk(client, first: dict[str, object]) -> list[str]:
 
 @pytest.mark.parametrize("sort", [None, "year", "-imdb", "price,-votes", "meta_score", "-gross"])
 async def test_pages_never_repeat_or_skip_a_movie(client, ties, sort) -> None:
-    genre, movies = ties
+    genre, movies, _ = ties
     params: dict[str, object] = {"genre": genre, "per_page": 7}
     if sort is not None:
         params["sort"] = sort
@@ -65,8 +66,28 @@ async def test_pages_never_repeat_or_skip_a_movie(client, ties, sort) -> None:
     assert seen == uuids(one_page)
 
 
+async def test_edits_between_pages_do_not_reorder_ties(client, moderator, ties) -> None:
+    """Editing a movie rewrites its row elsewhere in the table; ties must not follow the rows."""
+    _, movies, tag = ties
+    # A search reads the rows found by its index in their order in the table.
+    for sort in ("year", "-meta_score", "price,time"):
+        params: dict[str, object] = {"search": tag, "per_page": 7, "sort": sort}
+        seen: list[str] = []
+        for number in range(1, 5):
+            page = await browse(client, **params, page=number)
+            seen += uuids(page)
+            for movie_uuid in uuids(page):  # a change that no sort key depends on
+                response = await client.patch(
+                    f"/movies/{movie_uuid}/",
+                    json={"description": unique("Edited")},
+                    headers=moderator,
+                )
+                assert response.status_code == 200
+        assert sorted(seen) == sorted(movies), sort
+
+
 async def test_totals_and_the_last_page(client, ties) -> None:
-    genre, _ = ties
+    genre, _, _ = ties
     page = await browse(client, genre=genre, per_page=7, page=4)
     assert (len(page["movies"]), page["total_items"], page["total_pages"]) == (4, 25, 4)
     assert page["next_page"] is None
@@ -78,7 +99,7 @@ async def test_totals_and_the_last_page(client, ties) -> None:
 
 
 async def test_a_page_out_of_range_is_empty(client, ties) -> None:
-    genre, _ = ties
+    genre, _, _ = ties
     for page_number in (5, 1000):
         page = await browse(client, genre=genre, per_page=7, page=page_number)
         assert page == {
@@ -93,7 +114,7 @@ async def test_a_page_out_of_range_is_empty(client, ties) -> None:
 
 
 async def test_links_keep_every_filter_and_the_sort(client, ties) -> None:
-    genre, _ = ties
+    genre, _, _ = ties
     params = {
         "genre": [genre, genre.upper()],
         "year_from": 2000,
@@ -123,7 +144,7 @@ async def test_links_keep_every_filter_and_the_sort(client, ties) -> None:
 
 
 async def test_per_page_bounds(client, ties) -> None:
-    genre, _ = ties
+    genre, _, _ = ties
     assert len((await browse(client, genre=genre, per_page=1))["movies"]) == 1
     assert len((await browse(client, genre=genre, per_page=100))["movies"]) == 25
 
