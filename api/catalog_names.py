@@ -20,8 +20,8 @@ from api.movies import MovieOut
 from api.pagination import PageLinks, PageQuery, page_links
 from api.schemas import MessageResponse, error_responses
 from api.services import services
+from domain.catalog import names as catalog
 from domain.catalog import repository as repo
-from domain.catalog import service as catalog
 from domain.catalog.rules import NAME_KINDS, CatalogName, NameKind
 from domain.db import transaction
 

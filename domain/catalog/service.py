@@ -1,4 +1,5 @@
-"""Catalog use cases. Each takes a session first, raises DomainErrors, and never commits."""
+"""Movie use cases (browse, read, create, update, archive or delete, restore); the names' are in
+domain/catalog/names.py. Each takes a session first, raises DomainErrors, and never commits."""
 
 from __future__ import annotations
 
@@ -28,18 +29,9 @@ from domain.errors import (
     MovieExists,
     MovieNotArchived,
     MovieNotFound,
-    NameInUse,
-    NameNotFound,
-    NameTaken,
 )
 from domain.models.catalog import Movie
 
-SINGULAR: dict[NameKind, str] = {
-    "genres": "genre",
-    "stars": "star",
-    "directors": "director",
-    "certifications": "certification",
-}
 LINKED_KINDS: tuple[NameKind, ...] = ("genres", "directors", "stars")
 
 
@@ -137,18 +129,6 @@ async def browse(
 ) -> repo.MoviePage:
     where, query = browse_conditions(filters)
     return await repo.movie_page(session, where, browse_order(filters, query), limit, offset)
-
-
-async def movies_with_name(
-    session: AsyncSession, kind: NameKind, name_id: int, limit: int, offset: int
-) -> tuple[dict[str, Any], repo.MoviePage]:
-    """A genre/star/director/certification and a page of its catalog movies, by title: two
-    statements (the name's `total_movies` is the page's total, so no separate count)."""
-    found = await get_name(session, kind, name_id)
-    where = [Movie.archived_at.is_(None), repo.uses_name(kind, name_id)]
-    order = [func.lower(Movie.name), Movie.year.desc(), Movie.id]
-    rows = await repo.movie_rows(session, where, order, limit, offset)
-    return found, repo.MoviePage(rows=rows, total=int(found["total_movies"]))
 
 
 async def get_movie(
@@ -261,81 +241,3 @@ async def restore_movie(session: AsyncSession, movie_uuid: uuid.UUID) -> dict[st
     except IntegrityError as exc:  # pragma: no cover - archived rows keep their unique slot
         raise _duplicate(exc) from None
     return await get_movie(session, movie_uuid)
-
-
-# --- genres, stars, directors, certifications --------------------------------------------------
-
-
-def _name_taken(kind: NameKind, name: str) -> NameTaken:
-    return NameTaken(
-        f"A {SINGULAR[kind]} named {name!r} already exists.",
-        fields=[{"loc": ["body", "name"], "msg": "already taken", "type": "unique"}],
-    )
-
-
-MAX_NAME_ID = 2**31 - 1  # the ids are Postgres integers
-
-
-def _not_found(kind: NameKind, name_id: int) -> NameNotFound:
-    return NameNotFound(f"No {SINGULAR[kind]} has the id {name_id}.")
-
-
-def _check_id(kind: NameKind, name_id: int) -> None:
-    """An id no row can have is a 404 here, not a database error (out of the column's range)."""
-    if not 0 < name_id <= MAX_NAME_ID:
-        raise _not_found(kind, name_id)
-
-
-async def get_name(session: AsyncSession, kind: NameKind, name_id: int) -> dict[str, Any]:
-    _check_id(kind, name_id)
-    found = await repo.get_name(session, kind, name_id)
-    if found is None:
-        raise _not_found(kind, name_id)
-    return found
-
-
-async def create_name(session: AsyncSession, kind: NameKind, name: str) -> dict[str, Any]:
-    try:
-        async with session.begin_nested():
-            name_id = await repo.insert_name(session, kind, name)
-    except IntegrityError as exc:
-        if (constraint_name(exc) or "").startswith(f"uq_{kind}_name"):
-            raise _name_taken(kind, name) from None
-        raise
-    return await get_name(session, kind, name_id)
-
-
-async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str) -> dict[str, Any]:
-    _check_id(kind, name_id)
-    try:
-        async with session.begin_nested():
-            found = await repo.rename(session, kind, name_id, name)
-    except IntegrityError as exc:
-        if (constraint_name(exc) or "").startswith(f"uq_{kind}_name"):
-            raise _name_taken(kind, name) from None
-        raise
-    if not found:
-        raise _not_found(kind, name_id)
-    if kind in ("stars", "directors"):  # their names are searchable
-        await repo.refresh_search(session, repo.uses_name(kind, name_id))
-    return await get_name(session, kind, name_id)
-
-
-async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> None:
-    _check_id(kind, name_id)
-    used = await repo.count_movies_using(session, kind, name_id)
-    if used:
-        raise NameInUse(
-            f"This {SINGULAR[kind]} is used by {used} movie(s); change those movies first.",
-            movies=used,
-        )
-    try:
-        async with session.begin_nested():
-            found = await repo.delete_name(session, kind, name_id)
-    except IntegrityError:  # a movie started using it since the count
-        raise NameInUse(
-            f"This {SINGULAR[kind]} is used by movies; change those movies first.",
-            movies=await repo.count_movies_using(session, kind, name_id),
-        ) from None
-    if not found:
-        raise _not_found(kind, name_id)
