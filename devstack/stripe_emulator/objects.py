@@ -1,0 +1,321 @@
+"""The JSON shapes of the objects the emulator serves, as Stripe renders them (test mode).
+
+Fields and their nullability follow Stripe's OpenAPI description (`stripe/openapi`,
+`openapi/spec3.json`); features the emulator does not model carry Stripe's "off" value
+(`null`, `[]`, `{"enabled": false}`), never an invented one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.stripe_emulator.cards import Card
+from devstack.stripe_emulator.wire import new_id
+
+__all__ = [
+    "charge_object",
+    "event_object",
+    "line_item_object",
+    "payment_intent_object",
+    "refund_object",
+    "session_object",
+]
+
+API_VERSION = "2026-10-28.endive"  # rendered in events; the version stripe-python 16 pins
+_NO_ADDRESS = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
+
+
+def session_object(
+    *,
+    created: int,
+    expires_at: int,
+    currency: str,
+    amount_subtotal: int,
+    spec: dict[str, Any],
+    base_url: str,
+) -> dict[str, Any]:
+    session_id = "cs_test_a1" + new_id("", 58)
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "adaptive_pricing": {"enabled": False},
+        "after_expiration": None,
+        "allow_promotion_codes": None,
+        "amount_subtotal": amount_subtotal,
+        "amount_total": amount_subtotal,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "billing_address_collection": None,
+        "cancel_url": spec.get("cancel_url"),
+        "client_reference_id": spec.get("client_reference_id"),
+        "client_secret": None,
+        "collected_information": None,
+        "consent": None,
+        "consent_collection": None,
+        "created": created,
+        "currency": currency,
+        "currency_conversion": None,
+        "custom_fields": [],
+        "custom_text": dict.fromkeys(
+            ("after_submit", "shipping_address", "submit", "terms_of_service_acceptance")
+        ),
+        "customer": None,
+        "customer_creation": "if_required",
+        "customer_details": None,
+        "customer_email": spec.get("customer_email"),
+        "discounts": [],
+        "expires_at": expires_at,
+        "invoice": None,
+        "invoice_creation": None,
+        "livemode": False,
+        "locale": spec.get("locale"),
+        "metadata": spec.get("metadata", {}),
+        "mode": "payment",
+        "origin_context": None,
+        "payment_intent": None,  # created when the customer pays (API versions since 2022-08-01)
+        "payment_link": None,
+        "payment_method_collection": "if_required",
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "permissions": None,
+        "phone_number_collection": {"enabled": False},
+        "recovered_from": None,
+        "saved_payment_method_options": None,
+        "setup_intent": None,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": spec.get("submit_type"),
+        "subscription": None,
+        "success_url": spec.get("success_url"),
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted_page",
+        "url": f"{base_url}/c/pay/{session_id}",
+        "wallet_options": None,
+    }
+
+
+def line_item_object(item: dict[str, Any], currency: str, created: int) -> dict[str, Any]:
+    """One `item` of a session from its validated `price_data` line."""
+    total = item["unit_amount"] * item["quantity"]
+    product = item["product_data"]
+    return {
+        "id": new_id("li_"),
+        "object": "item",
+        "amount_discount": 0,
+        "amount_subtotal": total,
+        "amount_tax": 0,
+        "amount_total": total,
+        "currency": currency,
+        "description": product["name"],
+        "metadata": {},
+        "price": {
+            "id": new_id("price_"),
+            "object": "price",
+            "active": False,  # a price made from price_data is inline, never reusable
+            "billing_scheme": "per_unit",
+            "created": created,
+            "currency": currency,
+            "custom_unit_amount": None,
+            "livemode": False,
+            "lookup_key": None,
+            "metadata": {},
+            "nickname": None,
+            "product": new_id("prod_", 14),
+            "recurring": None,
+            "tax_behavior": "unspecified",
+            "tiers_mode": None,
+            "transform_quantity": None,
+            "type": "one_time",
+            "unit_amount": item["unit_amount"],
+            "unit_amount_decimal": str(item["unit_amount"]),
+        },
+        "quantity": item["quantity"],
+    }
+
+
+def payment_intent_object(
+    *, amount: int, currency: str, created: int, metadata: dict[str, str], description: str | None
+) -> dict[str, Any]:
+    intent_id = new_id("pi_3")
+    return {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic_async",
+        "client_secret": f"{intent_id}_secret_{new_id('', 25)}",
+        "confirmation_method": "automatic",
+        "created": created,
+        "currency": currency,
+        "customer": None,
+        "description": description,
+        "excluded_payment_method_types": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "metadata": metadata,
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+        "payment_method_types": ["card"],
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "source": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def charge_object(
+    intent: dict[str, Any], card: Card, payment_method: str, email: str | None, created: int
+) -> dict[str, Any]:
+    profile = card.profile
+    paid = not profile.declines
+    charge_id = new_id("ch_3")
+    outcome = {
+        "advice_code": None if paid else "try_again_later",
+        "network_advice_code": None,
+        "network_decline_code": None,
+        "network_status": "approved_by_network" if paid else "declined_by_network",
+        "reason": None if paid else profile.decline_code,
+        "risk_level": "normal",
+        "risk_score": 12,
+        "seller_message": "Payment complete."
+        if paid
+        else "The bank did not return any further details with this decline.",
+        "type": "authorized" if paid else "issuer_declined",
+    }
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_captured": intent["amount"] if paid else 0,
+        "amount_refunded": 0,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "balance_transaction": new_id("txn_3") if paid else None,
+        "billing_details": {
+            "address": dict(_NO_ADDRESS),
+            "email": email,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "calculated_statement_descriptor": "EMULATOR",
+        "captured": paid,
+        "created": created,
+        "currency": intent["currency"],
+        "customer": None,
+        "description": intent["description"],
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": profile.code,
+        "failure_message": profile.message,
+        "fraud_details": {},
+        "livemode": False,
+        "metadata": dict(intent["metadata"]),
+        "on_behalf_of": None,
+        "outcome": outcome,
+        "paid": paid,
+        "payment_intent": intent["id"],
+        "payment_method": payment_method,
+        "payment_method_details": {
+            "card": {
+                "brand": profile.brand,
+                "checks": {
+                    "address_line1_check": None,
+                    "address_postal_code_check": None,
+                    "cvc_check": "pass",
+                },
+                "country": profile.country,
+                "exp_month": card.exp_month,
+                "exp_year": card.exp_year,
+                "fingerprint": card.fingerprint,
+                "funding": profile.funding,
+                "last4": card.last4,
+                "network": profile.brand,
+            },
+            "type": "card",
+        },
+        "receipt_email": None,
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": False,
+        "review": None,
+        "shipping": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded" if paid else "failed",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def refund_object(
+    charge: dict[str, Any],
+    amount: int,
+    created: int,
+    *,
+    status: str,
+    reason: str | None,
+    metadata: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        "id": new_id("re_3"),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": new_id("txn_3"),
+        "charge": charge["id"],
+        "created": created,
+        "currency": charge["currency"],
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
+        "metadata": metadata,
+        "payment_intent": charge["payment_intent"],
+        "payment_method": charge["payment_method"],
+        "reason": reason,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": status,
+        "transfer_reversal": None,
+    }
+
+
+def event_object(
+    event_type: str,
+    data: dict[str, Any],
+    created: int,
+    *,
+    request: dict[str, str | None],
+    pending_webhooks: int,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("evt_3"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": pending_webhooks,
+        "request": request,
+        "type": event_type,
+    }
