@@ -1,9 +1,9 @@
 """`python -m devstack up`: the whole local stack in one terminal (what `make dev` runs).
 
 Starts what is not already configured (Postgres, Redis, Temporal dev server + UI, an SMTP sink,
-the Stripe emulator), runs the migrations, then the API (granian) and the Temporal worker, streaming their output with a
-prefix. Ctrl-C (or SIGTERM) stops everything in order; if the API or the worker dies, everything
-stops too.
+the Stripe emulator), runs the migrations, then the API (granian) and the Temporal worker,
+streaming their output with a prefix. Ctrl-C (or SIGTERM) stops everything in order; if the API
+or the worker dies, everything stops too.
 
 State lives in `.stack/` at the repository root (DEVSTACK_STATE_DIR overrides):
 postgres/, redis/, temporal/temporal.db, mail/ (one .eml per message), stripe/, logs/.

@@ -52,6 +52,8 @@ def start_stripe_emulator(
     api_key: str | None = None,
     state_file: Path | None = None,
     webhook_retry_seconds: float | None = None,
+    webhook_max_attempts: int | None = None,
+    webhook_timeout_seconds: float | None = None,
     log_path: Path | None = None,
     timeout: float = 20.0,
 ) -> Service:
@@ -82,8 +84,13 @@ def start_stripe_emulator(
         argv += ["--api-key", api_key]
     if state_file is not None:
         argv += ["--state-file", str(state_file)]
-    if webhook_retry_seconds is not None:
-        argv += ["--webhook-retry-seconds", str(webhook_retry_seconds)]
+    for flag, value in (
+        ("--webhook-retry-seconds", webhook_retry_seconds),
+        ("--webhook-max-attempts", webhook_max_attempts),
+        ("--webhook-timeout-seconds", webhook_timeout_seconds),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
     pythonpath = os.pathsep.join(
         p for p in (str(_PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p
     )

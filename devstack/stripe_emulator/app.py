@@ -66,7 +66,6 @@ class Emulator:
 
     def reset(self) -> None:
         self.dispatcher.cancel_all()
-        self.idempotency.in_flight.clear()
         self.store.reset()
 
     async def _tick(self) -> None:

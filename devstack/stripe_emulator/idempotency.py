@@ -5,9 +5,10 @@ The first request with a key runs; its status and body are saved (successes, car
 answer again, marked `Idempotent-Replayed: true`. The same key with other parameters, or on
 another endpoint, is an `idempotency_error` (400). Requests that fail validation or
 authentication, are rate limited or not found save nothing (no endpoint began executing), so
-they may be retried with the same key. A key still being processed answers 409
-`idempotency_key_in_use`. Keys are scoped to the API key, at most 255 characters, and pruned
-after 24 hours.
+they may be retried with the same key. Keys are scoped to the API key, at most 255 characters,
+and pruned after 24 hours. (Stripe answers 409 `idempotency_key_in_use` to a second request
+while the first is still running; here a request runs to completion before the next one with
+the same key is looked at, so that cannot happen.)
 """
 
 from __future__ import annotations
@@ -38,29 +39,18 @@ def _is_saved(status: int) -> bool:
 class Idempotency:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.in_flight: set[str] = set()
 
     @staticmethod
     def _slot(api_key: str, key: str) -> str:
         return f"{hashlib.sha256(api_key.encode()).hexdigest()[:16]}:{key}"
 
     def begin(self, api_key: str, key: str, method: str, path: str, params: Params) -> Saved | None:
-        """The saved answer to replay, or None after reserving the key for this request."""
+        """The saved answer to replay, or None: run the request, then `finish`."""
         if not key or len(key) > 255:
             raise invalid("Idempotency keys must be 1 to 255 characters long.")
         self._prune()
-        slot = self._slot(api_key, key)
-        if slot in self.in_flight:
-            raise StripeError(
-                409,
-                "There is currently another in-progress request using this idempotent key. "
-                "That probably means you submitted the same request twice in quick succession. "
-                "Please wait for the other request to finish before trying again.",
-                code="idempotency_key_in_use",
-            )
-        record: dict[str, Any] | None = self.store.idempotency.get(slot)
+        record: dict[str, Any] | None = self.store.idempotency.get(self._slot(api_key, key))
         if record is None:
-            self.in_flight.add(slot)
             return None
         endpoint = f"{method} {path}"
         if record["endpoint"] != endpoint:
@@ -92,10 +82,8 @@ class Idempotency:
         body: str,
         request_id: str,
     ) -> None:
-        slot = self._slot(api_key, key)
-        self.in_flight.discard(slot)
         if _is_saved(status):
-            self.store.idempotency[slot] = {
+            self.store.idempotency[self._slot(api_key, key)] = {
                 "endpoint": endpoint,
                 "params": params,
                 "status": status,
@@ -104,9 +92,6 @@ class Idempotency:
                 "created": self.store.now(),
             }
             self.store.changed()
-
-    def release(self, api_key: str, key: str) -> None:
-        self.in_flight.discard(self._slot(api_key, key))
 
     def _prune(self) -> None:
         horizon = self.store.now() - KEY_TTL_SECONDS
