@@ -10,7 +10,8 @@
                                                          "drop", "count": N, "seconds": S}
     GET    /_emulator/faults                            the knobs still armed
     DELETE /_emulator/faults                            disarm them all
-    GET    /_emulator/deliveries[?event=evt_...]        every webhook attempt and its answer
+    GET    /_emulator/deliveries[?event=evt_...]        every webhook attempt and its answer,
+                                                        and the events still being retried
     POST   /_emulator/webhook-endpoint                  {"url": "http://..."} (or null): move it
     POST   /_emulator/clock/advance                     {"seconds": N}: the emulator's clock jumps
     POST   /_emulator/reset                             forget everything (objects, events, knobs)
@@ -112,7 +113,8 @@ def control_blueprint(emu: Emulator) -> Blueprint:
     async def deliveries() -> Response:
         event = request.args.get("event")
         rows = [d for d in store.deliveries if event is None or d["event"] == event]
-        return _json({"data": rows})
+        # events still being retried, with the attempts made so far
+        return _json({"data": rows, "retrying": store.webhook_queue})
 
     @bp.post("/webhook-endpoint")
     async def webhook_endpoint() -> Response:
