@@ -73,18 +73,31 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(json.dumps({"received": status < 300}).encode())
 
+            def do_GET(self) -> None:  # the shop's own pages (success_url, cancel_url)
+                page = f"<html><body><h1>Shop</h1><p id='path'>{self.path}</p></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(page.encode())
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/payments/webhook/"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/payments/webhook/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def answer(self, *statuses: int) -> None:
         with self._lock:
             self._answers.extend((status, 0.0) for status in statuses)
+
+    def recover(self) -> None:
+        """Forget the answers still queued: 200 from now on."""
+        with self._lock:
+            self._answers.clear()
 
     def stall(self, seconds: float, status: int = 200) -> None:
         with self._lock:
