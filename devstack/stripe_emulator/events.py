@@ -13,11 +13,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from devstack.stripe_emulator.objects import event_object
+from devstack.stripe_emulator.objects import API_VERSION
 from devstack.stripe_emulator.store import Store, paginate
 from devstack.stripe_emulator.wire import (
     Params,
     invalid,
+    new_id,
     opt_bool,
     opt_int,
     opt_list,
@@ -41,6 +42,27 @@ EVENT_TYPES = (
 
 RequestRef = dict[str, str | None]  # {"id": "req_...", "idempotency_key": ...}
 NO_REQUEST: RequestRef = {"id": None, "idempotency_key": None}
+
+
+def event_object(
+    event_type: str,
+    data: dict[str, Any],
+    created: int,
+    *,
+    request: dict[str, str | None],
+    pending_webhooks: int,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("evt_3"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": pending_webhooks,
+        "request": request,
+        "type": event_type,
+    }
 
 
 class Events:

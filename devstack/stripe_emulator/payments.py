@@ -17,7 +17,12 @@ from devstack.stripe_emulator.cards import Card, card_error, read_card
 from devstack.stripe_emulator.checkout import expire_session, metadata_of
 from devstack.stripe_emulator.events import Events, RequestRef
 from devstack.stripe_emulator.money import display
-from devstack.stripe_emulator.objects import charge_object, payment_intent_object, refund_object
+from devstack.stripe_emulator.objects import NO_ADDRESS
+from devstack.stripe_emulator.payment_objects import (
+    charge_object,
+    payment_intent_object,
+    refund_object,
+)
 from devstack.stripe_emulator.store import Store, paginate
 from devstack.stripe_emulator.wire import (
     Params,
@@ -75,7 +80,7 @@ def pay_session(
         payment_status="paid",
         url=None,
         customer_details={
-            "address": dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state")),
+            "address": dict(NO_ADDRESS),
             "email": email,
             "name": card_fields.get("name") or None,
             "phone": None,

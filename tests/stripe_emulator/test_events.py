@@ -17,6 +17,10 @@ def _events_of_a_paid_and_refunded_order(emu: Emu) -> str:
     client.v1.refunds.create(
         params={"payment_intent": intent, "amount": 100}, options={"idempotency_key": "refund:1"}
     )
+    wait_for(  # all four delivered: the events no longer change
+        lambda: not client.v1.events.list(params={"delivery_success": False}).data,
+        what="every event delivered",
+    )
     return intent
 
 
