@@ -79,6 +79,9 @@ def test_devstack_up_starts_everything_and_stops_on_sigint(tmp_path):
         assert child_env["STRIPE_API_BASE"] == f"http://127.0.0.1:{stripe_port}"
         assert child_env["STRIPE_API_KEY"].startswith("sk_test_")
         assert child_env["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
+        exported = (tmp_path / "stack" / "env").read_text()
+        assert f"export STRIPE_API_BASE=http://127.0.0.1:{stripe_port}" in exported
+        assert "export STRIPE_API_KEY=sk_test_" in exported
         banner = "".join(output)
         assert "Ctrl-C stops everything" in banner
         assert f"Stripe         http://127.0.0.1:{stripe_port}  (emulator;" in banner

@@ -42,7 +42,10 @@ def test_deliveries_are_signed_as_stripe_signs_them(emu: Emu):
     assert_fits(json.loads(delivery.body), "event")
     stored = emu.client().v1.events.retrieve(event.id)
     assert stored.data.object.id == session_id
-    assert stored.pending_webhooks == 0  # delivered
+    wait_for(  # once the emulator has read the 2xx
+        lambda: emu.client().v1.events.retrieve(event.id).pending_webhooks == 0,
+        what="the event to count as delivered",
+    )
 
     tampered = delivery.body.replace(b'"expired"', b'"complete"')
     with pytest.raises(stripe.SignatureVerificationError):
@@ -62,10 +65,10 @@ def test_failed_deliveries_are_retried_with_back_off_until_a_2xx(emu: Emu):
     second_gap = attempts[2].at - attempts[1].at
     assert 0.45 <= first_gap < 1.5  # --webhook-retry-seconds 0.5 in the tests
     assert second_gap > 1.5 * first_gap  # then doubling
-    log = emu.deliveries(attempts[0].event["id"])
+    event_id = attempts[0].event["id"]
+    log = wait_for(lambda: len(d := emu.deliveries(event_id)) == 3 and d, what="3 attempts logged")
     assert [(d["attempt"], d["status"]) for d in log] == [(1, 500), (2, 503), (3, 200)]
-    event = emu.client().v1.events.retrieve(attempts[0].event["id"])
-    assert event.pending_webhooks == 0
+    assert emu.client().v1.events.retrieve(event_id).pending_webhooks == 0
 
 
 def test_an_endpoint_that_times_out_is_retried(emu: Emu):
@@ -107,9 +110,13 @@ def test_drop_knob_loses_the_event(emu: Emu):
     kept = _expire_new_session(emu)
     emu.receiver.wait_for_events(1, EXPIRED)
     assert _session_ids(emu) == [kept]
-    pending = emu.client().v1.events.list(params={"delivery_success": False})
-    assert [e.data.object.id for e in pending.data] == [lost]
-    [dropped] = emu.deliveries(pending.data[0].id)
+    events = emu.client().v1.events
+    pending = wait_for(
+        lambda: len(p := events.list(params={"delivery_success": False}).data) == 1 and p,
+        what="only the dropped event left undelivered",
+    )
+    assert [e.data.object.id for e in pending] == [lost]
+    [dropped] = emu.deliveries(pending[0].id)
     assert dropped["fault"] == "drop" and dropped["status"] is None
 
 
