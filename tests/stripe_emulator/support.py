@@ -9,19 +9,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import stripe
-
-T = TypeVar("T")
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
 NO_FUNDS_CARD = "4000000000009995"
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy; that value. Fails after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -94,6 +94,7 @@ def test_card_errors_raise_stripes_card_error_class(emu: Emu):
                            card=NO_FUNDS_CARD)  # fmt: skip
     assert no_funds.value.http_status == 402
     assert no_funds.value.code == "card_declined"
+    assert no_funds.value.error is not None
     assert no_funds.value.error.decline_code == "insufficient_funds"
     assert no_funds.value.user_message == "Your card has insufficient funds."
     with pytest.raises(stripe.CardError) as typo:
@@ -131,7 +132,9 @@ def test_full_refund_by_payment_intent_then_nothing_left_to_refund(emu: Emu):
     [refunded] = emu.receiver.wait_for_events(1, "charge.refunded")
     event = verify(refunded, emu.webhook_secret)
     assert event.data.object.amount_refunded == 1000
-    assert event.data.previous_attributes.to_dict() == {"amount_refunded": 0, "refunded": False}
+    previous = event.data.previous_attributes
+    assert previous is not None
+    assert previous.to_dict() == {"amount_refunded": 0, "refunded": False}
 
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.refunds.create(params={"payment_intent": intent_id, "amount": 1})
@@ -164,6 +167,7 @@ def test_a_refund_that_stays_pending_then_succeeds(emu: Emu):
     [updated] = emu.receiver.wait_for_events(1, "refund.updated")
     event = verify(updated, emu.webhook_secret)
     assert event.data.object.status == "succeeded"
+    assert event.data.previous_attributes is not None
     assert event.data.previous_attributes.status == "pending"
     assert client.v1.refunds.retrieve(refund.id).status == "succeeded"
 

@@ -82,6 +82,7 @@ def test_same_key_other_parameters_or_endpoint_is_an_idempotency_error(emu: Emu)
         )
     assert conflict.value.http_status == 400
     assert "same parameters they were first used with" in conflict.value.user_message
+    assert conflict.value.error is not None
     assert conflict.value.error.type == "idempotency_error"
     with pytest.raises(stripe.IdempotencyError) as other_endpoint:
         client.v1.refunds.create(params={"payment_intent": "pi_x"}, options=options)
