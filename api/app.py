@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api import accounts, health, movies, sessions
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
+from api.docs import serve_swagger_assets
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from api.temporal import Temporal
@@ -62,7 +63,9 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
         ),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         scalar_ui_path=None,
+        redoc_ui_path=None,  # its script comes only from a CDN; /docs is served offline
     )
+    serve_swagger_assets(app)
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(sessions.bp)

@@ -180,6 +180,18 @@ class Temporal:
                 return None
             raise
 
+    def _start_options(self, spec: StartSpec) -> dict[str, Any]:
+        """What a start and an update-with-start both say about the run to start."""
+        return {
+            "args": [spec.input],
+            "id": spec.id,
+            "task_queue": self._settings.temporal_task_queue,
+            "id_reuse_policy": spec.id_reuse_policy,
+            "id_conflict_policy": spec.id_conflict_policy,
+            "search_attributes": spec.search_attributes,
+            "static_summary": spec.summary,
+        }
+
     async def _start(
         self,
         spec: StartSpec,
@@ -190,26 +202,11 @@ class Temporal:
         async with _rpc():
             await client.start_workflow(
                 spec.workflow,
-                args=[spec.input],
-                id=spec.id,
-                task_queue=self._settings.temporal_task_queue,
-                id_reuse_policy=spec.id_reuse_policy,
-                id_conflict_policy=spec.id_conflict_policy,
-                search_attributes=spec.search_attributes,
-                static_summary=spec.summary,
+                **self._start_options(spec),
                 start_signal=start_signal,
                 start_signal_args=start_signal_args,
                 rpc_timeout=RPC_TIMEOUT,
             )
 
     def _with_start(self, spec: StartSpec) -> WithStartWorkflowOperation[Any, Any]:
-        return WithStartWorkflowOperation(
-            spec.workflow,
-            args=[spec.input],
-            id=spec.id,
-            task_queue=self._settings.temporal_task_queue,
-            id_reuse_policy=spec.id_reuse_policy,
-            id_conflict_policy=spec.id_conflict_policy,
-            search_attributes=spec.search_attributes,
-            static_summary=spec.summary,
-        )
+        return WithStartWorkflowOperation(spec.workflow, **self._start_options(spec))

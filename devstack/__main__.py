@@ -1,17 +1,22 @@
 """`python -m devstack up`: the whole local stack in one terminal (what `make dev` runs).
 
-Starts what is not already configured (Postgres, Redis, Temporal dev server + UI, an SMTP sink),
-runs the migrations, then the API (granian) and the Temporal worker, streaming their output with a
-prefix. Ctrl-C (or SIGTERM) stops everything in order; if the API or the worker dies, everything
-stops too.
+Starts what is not already configured (Postgres, Redis, Temporal dev server + UI, an SMTP sink,
+the Stripe emulator), runs the migrations, then the API (granian) and the Temporal worker,
+streaming their output with a prefix. Ctrl-C (or SIGTERM) stops everything in order; if the API
+or the worker dies, everything stops too.
 
 State lives in `.stack/` at the repository root (DEVSTACK_STATE_DIR overrides):
-postgres/, redis/, temporal/temporal.db, mail/ (one .eml per message), logs/.
+postgres/, redis/, temporal/temporal.db, mail/ (one .eml per message), stripe/, logs/.
 
 A service is started only when its setting is absent from both the environment and `.env`:
-DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS, SMTP_HOST/SMTP_PORT. Fixed default ports (override
-with the DEVSTACK_*_PORT variables below, or API_PORT) keep URLs stable across runs; a taken
-default port falls back to a free one.
+DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS, SMTP_HOST/SMTP_PORT. Stripe: STRIPE_API_BASE if set;
+else Stripe itself when STRIPE_API_KEY is a real test key; else the Stripe emulator (state in
+stripe/, a generated key and webhook secret exported as STRIPE_API_KEY/STRIPE_WEBHOOK_SECRET,
+webhooks to the API's /payments/webhook/).
+
+Fixed default ports keep URLs stable across runs (override with API_PORT and
+DEVSTACK_{POSTGRES,REDIS,TEMPORAL,TEMPORAL_UI,SMTP,STRIPE}_PORT); a taken default port falls
+back to a free one.
 
 The API runs API_WORKERS granian worker processes (default 2: one per core of the 2-core dev
 machine; docs/benchmarks.md has the measurements).

@@ -22,6 +22,7 @@ __all__ = [
     "command_from_env",
     "mask",
     "read_dotenv",
+    "write_env_file",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ PORTS: dict[str, tuple[str, int]] = {
     "temporal": ("DEVSTACK_TEMPORAL_PORT", 7233),
     "temporal-ui": ("DEVSTACK_TEMPORAL_UI_PORT", 8233),
     "smtp": ("DEVSTACK_SMTP_PORT", 1025),
+    "stripe": ("DEVSTACK_STRIPE_PORT", 12180),
 }
 
 # granian worker processes for the API unless API_WORKERS says otherwise (docs/benchmarks.md).
@@ -48,7 +50,17 @@ EXPORTED = (
     "SMTP_PORT",
     "ENVIRONMENT",
     "PUBLIC_BASE_URL",
+    "STRIPE_API_BASE",
+    "STRIPE_API_KEY",
+    "STRIPE_WEBHOOK_SECRET",
 )
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """`.stack/env`: `source` it to point cli.py, tests or psql at this stack (mode 0600)."""
+    lines = [f"export {key}={shlex.quote(env[key])}" for key in EXPORTED if key in env]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

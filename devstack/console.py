@@ -57,6 +57,13 @@ class Console:
         for part in text.splitlines() or [""]:
             self.line("error", part)
 
+    def table(self, title: str, rows: list[tuple[str, str]]) -> None:
+        """A titled two-column block between rules (the dev stack's banner)."""
+        width = max(len(k) for k, _ in rows)
+        rule = "-" * 72
+        lines = [rule, title, rule, *(f"  {k:<{width}}  {v}" for k, v in rows), rule]
+        self.say("\n".join(lines))
+
 
 console = Console(sys.stdout)
 

@@ -172,6 +172,7 @@ _MARKERS = {
     "redis": "redis-server",
     "temporal": "temporal",
     "smtp-sink": "smtp_sink",
+    "stripe-emulator": "stripe_emulator",
 }
 
 

@@ -7,7 +7,6 @@ stops the apps, then the infrastructure in reverse order.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
@@ -17,21 +16,22 @@ import time
 from pathlib import Path
 
 from devstack.config import (
-    EXPORTED,
     PORTS,
     REPO_ROOT,
     api_workers,
     command_from_env,
     mask,
     read_dotenv,
+    write_env_file,
 )
 from devstack.console import console, pump, watch_mail
-from devstack.ports import LOOPBACK, free_port, port_is_free
+from devstack.ports import LOOPBACK, accepts_tcp, free_port, port_is_free
 from devstack.postgres import start_postgres
 from devstack.process import spawn
 from devstack.redis import start_redis
 from devstack.service import Service, ServiceError, stop_all
 from devstack.smtp import start_smtp_sink
+from devstack.stripe import choose_stripe
 from devstack.temporal import start_temporal_dev_server
 
 __all__ = ["Stack"]
@@ -137,6 +137,21 @@ class Stack:
             self.summary["Mail folder"] = f"{self.maildir}  (one .eml per message)"
             watch_mail(self.maildir)
 
+    def start_stripe(self, api_port: int) -> None:
+        """STRIPE_API_BASE, or Stripe itself for a real test key, or the emulator."""
+        choice = choose_stripe(
+            self.configured,
+            state_dir=self.state / "stripe",
+            port=lambda: self.port("stripe"),
+            webhook_url=f"http://{LOOPBACK}:{api_port}/payments/webhook/",
+            log_path=self.logs / "stripe-emulator.log",
+        )
+        if choice.service is not None:
+            self.infra.append(choice.service)
+        for name, value in choice.env.items():
+            self.export(name, value)
+        self.summary["Stripe"] = choice.summary
+
     def run_step(self, name: str, argv: list[str]) -> int:
         """Run a one-off command (migrations) with streamed output; its exit code."""
         console.say(f"running {shlex.join(argv)}")
@@ -174,12 +189,10 @@ class Stack:
         return app
 
     def wait_for_port(self, port: int, timeout: float) -> bool:
-        import socket
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.5):
+            if accepts_tcp(LOOPBACK, port):
                 return True
             time.sleep(0.2)
         return False
@@ -198,6 +211,7 @@ class Stack:
         console.say(f"state in {self.state}")
         api_port = self.port("api")  # first: a busy explicit API_PORT fails fast
         self.start_infra()
+        self.start_stripe(api_port)
 
         self.env.setdefault("API_PORT", str(api_port))
         if not self.configured("ENVIRONMENT"):
@@ -252,19 +266,11 @@ class Stack:
             self.start_app("worker", worker_cmd, "worker.log", stop_timeout=35)
         if api_cmd is not None and not self.wait_for_port(api_port, 60):
             console.error(f"the API is not listening on {LOOPBACK}:{api_port} after 60s")
-        self.write_env_file()
+        write_env_file(self.env_file, self.env)
         self.banner(api_port if api_cmd is not None else None)
         while True:
             self.check_alive()
             time.sleep(0.3)
-
-    def write_env_file(self) -> None:
-        """`.stack/env`: `source` it to point cli.py, tests or psql at this stack."""
-        lines = [
-            f"export {key}={shlex.quote(self.env[key])}" for key in EXPORTED if key in self.env
-        ]
-        self.env_file.write_text("\n".join(lines) + "\n")
-        self.env_file.chmod(0o600)
 
     def banner(self, api_port: int | None) -> None:
         rows: list[tuple[str, str]] = []
@@ -276,19 +282,13 @@ class Stack:
                 ("OpenAPI JSON", f"{base}/openapi.json"),
                 ("Health", f"{base}/health/ready"),
             ]
-        for key in ("Temporal UI", "Temporal gRPC", "Postgres", "psql", "Redis", "SMTP"):
+        shown = ("Temporal UI", "Temporal gRPC", "Postgres", "psql", "Redis", "SMTP")
+        for key in (*shown, "Mail folder", "Stripe"):
             if key in self.summary:
                 rows.append((key, self.summary[key]))
-        if "Mail folder" in self.summary:
-            rows.append(("Mail folder", self.summary["Mail folder"]))
         rows.append(("Logs", str(self.logs)))
         rows.append(("Env", f"source {self.env_file}  (same settings in another shell)"))
-        width = max(len(k) for k, _ in rows)
-        rule = "-" * 72
-        lines = [rule, "Online Cinema dev stack is up.  Ctrl-C stops everything.", rule]
-        lines += [f"  {k:<{width}}  {v}" for k, v in rows]
-        lines.append(rule)
-        console.say("\n".join(lines))
+        console.table("Online Cinema dev stack is up.  Ctrl-C stops everything.", rows)
 
     def shutdown(self) -> None:
         for service in [*self.apps, *reversed(self.infra)]:

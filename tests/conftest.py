@@ -214,3 +214,35 @@ async def app_client(stack: Stack, **overrides: object) -> AsyncIterator[TestCli
     app = create_app(stack.with_overrides(**overrides), temporal_client=stack.client)
     async with app.test_app() as test_app:
         yield test_app.test_client()
+
+
+# ----------------------------------------------------------------------------- Stripe emulator
+@dataclass
+class StripeEmulator:
+    url: str  # what STRIPE_API_BASE would be
+    api_key: str  # the only key it accepts
+    webhook_secret: str  # signs its webhook deliveries
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator(state_dir: Path, service_stack: ExitStack) -> StripeEmulator:
+    """The Stripe emulator as a subprocess on a free port, started the way `make dev` starts it.
+
+    It has no webhook endpoint at first: a test resets it (`POST /_emulator/reset`) and points
+    it at its own receiver (`POST /_emulator/webhook-endpoint`). Webhook retries are quick here
+    (0.5 s, then doubling) and a delivery times out after 2 s.
+    """
+    from devstack.stripe import start_stripe_emulator
+
+    api_key = f"sk_test_{secrets.token_hex(16)}"
+    webhook_secret = f"whsec_{secrets.token_hex(16)}"
+    service = service_stack.enter_context(
+        start_stripe_emulator(
+            state_dir / "stripe",
+            webhook_secret=webhook_secret,
+            api_key=api_key,
+            webhook_retry_seconds=0.5,
+            webhook_timeout_seconds=2.0,
+        )
+    )
+    return StripeEmulator(service.url, api_key, webhook_secret)

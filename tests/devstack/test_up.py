@@ -31,7 +31,9 @@ def test_devstack_up_starts_everything_and_stops_on_sigint(tmp_path):
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS", "SMTP_HOST", "SMTP_PORT"}
+        and not key.startswith("STRIPE_")
     }
+    stripe_port = free_port()
     env.update(
         DEVSTACK_STATE_DIR=str(tmp_path / "stack"),
         API_PORT=str(api_port),
@@ -40,6 +42,7 @@ def test_devstack_up_starts_everything_and_stops_on_sigint(tmp_path):
         DEVSTACK_TEMPORAL_PORT=str(free_port()),
         DEVSTACK_TEMPORAL_UI_PORT=str(free_port()),
         DEVSTACK_SMTP_PORT=str(free_port()),
+        DEVSTACK_STRIPE_PORT=str(stripe_port),
         DEVSTACK_MIGRATE_CMD="{python} -c \"print('migrated')\"",
         DEVSTACK_API_CMD="{python} -m http.server {api_port} --bind 127.0.0.1",
         DEVSTACK_WORKER_CMD=f"{{python}} -c {json.dumps(worker)}",
@@ -59,7 +62,7 @@ def test_devstack_up_starts_everything_and_stops_on_sigint(tmp_path):
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line)
-            if "Ctrl-C stops everything" in line:
+            if "(same settings in another shell)" in line:  # the banner's last row
                 break
         else:
             pytest.fail("devstack exited early:\n" + "".join(output))
@@ -73,9 +76,19 @@ def test_devstack_up_starts_everything_and_stops_on_sigint(tmp_path):
         assert child_env["SMTP_PORT"] == env["DEVSTACK_SMTP_PORT"]
         assert child_env["PUBLIC_BASE_URL"] == f"http://127.0.0.1:{api_port}"
         assert child_env["ENVIRONMENT"] == "development"
+        assert child_env["STRIPE_API_BASE"] == f"http://127.0.0.1:{stripe_port}"
+        assert child_env["STRIPE_API_KEY"].startswith("sk_test_")
+        assert child_env["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
+        exported = (tmp_path / "stack" / "env").read_text()
+        assert f"export STRIPE_API_BASE=http://127.0.0.1:{stripe_port}" in exported
+        assert "export STRIPE_API_KEY=sk_test_" in exported
+        banner = "".join(output)
+        assert "Ctrl-C stops everything" in banner
+        assert f"Stripe         http://127.0.0.1:{stripe_port}  (emulator;" in banner
+        assert child_env["STRIPE_API_KEY"] not in banner
         assert not port_is_free(api_port)
         pids = [int(p.read_text().split()[0]) for p in (tmp_path / "stack").glob("*/.devstack.pid")]
-        assert len(pids) == 4
+        assert len(pids) == 5
 
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
