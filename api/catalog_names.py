@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import (
     security_scheme,
@@ -18,19 +18,15 @@ from quart_schema import (
 from api.guards import STAFF, require_group
 from api.movies import MovieOut
 from api.pagination import PageLinks, PageQuery, page_links
-from api.schemas import MessageResponse, error_responses
+from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.catalog import names as catalog
 from domain.catalog import repository as repo
 from domain.catalog.rules import NAME_KINDS, CatalogName, NameKind
 from domain.db import transaction
 
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
-
-class NameBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NameBody(Strict):
     name: CatalogName
 
 

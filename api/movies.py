@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 from quart import Blueprint
 from quart_schema import (
     security_scheme,
@@ -19,7 +19,7 @@ from quart_schema import (
 
 from api.guards import STAFF, caller_is_staff, require_group
 from api.pagination import PageLinks, PageQuery, page_links
-from api.schemas import error_responses
+from api.schemas import BEARER, Strict, error_responses
 from api.services import services
 from domain.catalog import service as catalog
 from domain.catalog.rules import (
@@ -34,7 +34,6 @@ from domain.db import transaction
 
 bp = Blueprint("movies", __name__, url_prefix="/movies")
 tag_blueprint(bp, ["movies"])
-BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 class NameRef(BaseModel):
@@ -68,10 +67,8 @@ class MovieList(PageLinks):
     movies: list[MovieOut]
 
 
-class MoviePatch(BaseModel):
+class MoviePatch(Strict):
     """Any subset of a movie's fields; the result is validated as a whole, like a create."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: MovieName | None = None
     year: int | None = None

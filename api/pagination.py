@@ -7,17 +7,16 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from quart import request
 
+from api.schemas import Strict
 from api.services import services
 
 MAX_PER_PAGE = 100
 
 
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PageQuery(Strict):
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
 
