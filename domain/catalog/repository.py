@@ -240,10 +240,15 @@ def movie_rows_query(
     offset: int = 0,
 ) -> Select[Any]:
     """One statement: the page of movie ids in order, then each movie with its names as JSON
-    (the JSON is built for the page's rows only)."""
-    position = func.row_number().over(order_by=list(order_by)).label("position")
+    (the JSON is built for the page's rows only).
+
+    The outer query sorts the page's rows again by the same keys (unique, ending with the id)
+    instead of numbering them in the inner one: a row_number() over the whole result made
+    Postgres sort every matching movie, where ORDER BY ... LIMIT alone keeps only the top
+    rows (a bounded heap sort) or reads them in index order.
+    """
     page = (
-        select(Movie.id, position)
+        select(Movie.id)
         .where(*where)
         .order_by(*order_by)
         .limit(limit)
@@ -258,7 +263,7 @@ def movie_rows_query(
             _names_json("stars").label("stars"),
         )
         .select_from(page.join(Movie, Movie.id == page.c.id).join(Certification))
-        .order_by(page.c.position)
+        .order_by(*order_by)
     )
 
 
