@@ -131,6 +131,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_movies_year_id", "movies", ["year", "id"], unique=False)
     op.create_index(
+        "ix_movies_default_order",
+        "movies",
+        [sa.text("year DESC NULLS LAST"), sa.text("lower(name)"), "id"],
+        unique=False,
+        postgresql_where=sa.text("archived_at IS NULL"),
+    )
+    op.create_index(
+        "ix_movies_imdb_desc_id",
+        "movies",
+        [sa.text("imdb DESC NULLS LAST"), "id"],
+        unique=False,
+        postgresql_where=sa.text("archived_at IS NULL"),
+    )
+    op.create_index(
         "uq_movies_name_lower_year",
         "movies",
         [sa.literal_column("lower(name)"), "year"],
@@ -212,6 +226,8 @@ def downgrade() -> None:
     op.drop_index("ix_movie_directors_director_id_movie_id", table_name="movie_directors")
     op.drop_table("movie_directors")
     op.drop_index("uq_movies_name_lower_year", table_name="movies")
+    op.drop_index("ix_movies_imdb_desc_id", table_name="movies")
+    op.drop_index("ix_movies_default_order", table_name="movies")
     op.drop_index("ix_movies_year_id", table_name="movies")
     op.drop_index("ix_movies_search_vector", table_name="movies", postgresql_using="gin")
     op.drop_index("ix_movies_price_id", table_name="movies")
