@@ -175,3 +175,16 @@ class Movie(Base):
     directors: Mapped[list[Director]] = relationship(
         secondary=movie_directors, lazy="raise", order_by=Director.name
     )
+
+
+class CatalogVersion(Base):
+    """One row holding a number that every committed catalog write raises, in the writing
+    transaction itself: triggers on every catalog table (the migration's CATALOG_TABLES), so
+    writes from the API, `cinema import-movies`/`seed-demo` and plain SQL all count. Anything
+    derived from the catalog (the API's rendered pages) is cached under it."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
