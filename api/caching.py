@@ -9,22 +9,25 @@ is visible to the next request that reaches the API. Responses to a caller who s
 Anonymous catalog GETs are also answered from rendered pages kept in this process
 (`PageCache`), under the catalog version: a number that every committed write to a catalog
 table raises in the writing transaction (database triggers, so the API, `cinema import-movies`,
-`cinema seed-demo` and plain SQL all count). Each such request reads the version (one prepared
-statement, no transaction) and is served from the page rendered under that version, or
-rendered as usual and kept. Whoever reads the new version sees the write, so a write is
-visible to the very next request, in every process. Measured in docs/benchmarks.md: a page of
-20 movies costs ~5 ms of CPU to render and ~0.5 ms to serve from here.
+`cinema seed-demo` and plain SQL all count). Each such request learns the current version from
+a read that Postgres runs after the request arrived (`VersionReads`: concurrent requests share
+one), and is served from the page rendered under that version, or rendered as usual and kept.
+Whoever reads the new version sees the write, so a write is visible to the very next request,
+in every process. docs/benchmarks.md has the measurements (a page of 20 movies: ~5 ms of CPU to
+render, ~0.4 ms to serve from here) and why the pages are not kept in Redis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quart import Quart, Response, g, request
 
-from api.services import services
+from api.services import EXTENSION_KEY, Services
 from domain.catalog import repository as catalog_repo
 
 CATALOG_PREFIX = "/movies/"
@@ -81,6 +84,44 @@ class PageCache:
             self.size -= len(evicted.body)
 
 
+class VersionReads:
+    """The catalog version for many concurrent requests from one statement at a time.
+
+    A request never takes the answer of a read that was already sent when it arrived (that
+    read may predate a write the caller has seen committed): it waits for the next read, which
+    starts after it arrived, so it sees every write committed before it. Under load many
+    requests share one read; alone, a request waits for at most one read in flight.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        self._read = read
+        self._next: asyncio.Future[int] | None = None  # the read that has not started yet
+        self._pump: asyncio.Task[None] | None = None
+
+    async def current(self) -> int:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        waiting = self._next
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._reads())
+        # shield: a caller that goes away must not cancel the read the others wait for
+        return await asyncio.shield(waiting)
+
+    async def _reads(self) -> None:
+        while self._next is not None:
+            batch, self._next = self._next, None  # later arrivals wait for the next read
+            try:
+                version = await self._read()
+            except asyncio.CancelledError:  # the loop is shutting down: nobody may hang
+                batch.cancel()
+                raise
+            except Exception as exc:
+                batch.set_exception(exc)
+                batch.exception()  # retrieved: every waiter gets it (or has gone away)
+            else:
+                batch.set_result(version)
+
+
 def _cacheable(response: Response, etag: str, private: bool) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = PRIVATE if private else PUBLIC
@@ -97,6 +138,13 @@ def register_catalog_caching(app: Quart) -> None:
     pages = PageCache()
     app.extensions[PAGE_CACHE_KEY] = pages
 
+    async def read_version() -> int:
+        svc: Services = app.extensions[EXTENSION_KEY]
+        async with svc.autocommit.connect() as conn:  # one statement: no BEGIN/COMMIT
+            return await catalog_repo.catalog_version(conn)
+
+    versions = VersionReads(read_version)
+
     @app.before_request
     async def serve_rendered_catalog_page() -> Response | None:
         if (
@@ -105,8 +153,7 @@ def register_catalog_caching(app: Quart) -> None:
             or "Authorization" in request.headers
         ):
             return None
-        async with services().autocommit.connect() as conn:  # one statement: no BEGIN/COMMIT
-            version = await catalog_repo.catalog_version(conn)
+        version = await versions.current()
         key = f"{request.path}?{request.query_string.decode('latin-1')}"
         page = pages.get(version, key)
         if page is None:

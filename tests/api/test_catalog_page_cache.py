@@ -3,10 +3,15 @@ catalog write, wherever it comes from, is visible to the very next request."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from api.caching import VersionReads
 from domain.catalog.bulk import upsert_movies
 from domain.catalog.rules import MovieFields
 from domain.db import transaction
@@ -80,3 +85,60 @@ async def test_token_holders_never_get_the_anonymous_page(client, moderator) -> 
     staff = await client.get(f"/movies/{movie['uuid']}/", headers=moderator)
     assert staff.status_code == 200
     assert staff.headers["Cache-Control"].startswith("private")
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.001)
+
+
+class FakeVersionReads:
+    """Version reads that answer when the test says so (the order of events is the point)."""
+
+    def __init__(self) -> None:
+        self.sent: list[asyncio.Future[int]] = []
+
+    async def read(self) -> int:
+        self.sent.append(asyncio.get_running_loop().create_future())
+        return await self.sent[-1]
+
+
+async def test_a_request_never_takes_a_version_read_sent_before_it_arrived() -> None:
+    reads = FakeVersionReads()
+    versions = VersionReads(reads.read)
+    early = asyncio.create_task(versions.current())
+    await _until(lambda: len(reads.sent) == 1)
+    # These arrive while the first read is on its way: it may predate a write they have seen.
+    late = [asyncio.create_task(versions.current()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    reads.sent[0].set_result(1)
+    assert await early == 1
+    await _until(lambda: len(reads.sent) == 2)  # one read, sent after they arrived, for all
+    await asyncio.sleep(0.01)
+    assert not any(t.done() for t in late)
+    reads.sent[1].set_result(2)
+    assert [await t for t in late] == [2, 2, 2]
+    assert len(reads.sent) == 2
+
+
+async def test_a_caller_going_away_or_a_failed_read_leaves_the_others_answered() -> None:
+    reads = FakeVersionReads()
+    versions = VersionReads(reads.read)
+    gone, waiting = (asyncio.create_task(versions.current()) for _ in range(2))
+    await _until(lambda: len(reads.sent) == 1)
+    gone.cancel()
+    reads.sent[0].set_result(7)
+    assert await waiting == 7
+
+    failing = [asyncio.create_task(versions.current()) for _ in range(2)]
+    await _until(lambda: len(reads.sent) == 2)
+    reads.sent[1].set_exception(ConnectionError("database down"))
+    for task in failing:
+        with pytest.raises(ConnectionError):
+            await task
+    again = asyncio.create_task(versions.current())  # the next caller gets a fresh read
+    await _until(lambda: len(reads.sent) == 3)
+    reads.sent[2].set_result(8)
+    assert await again == 8
