@@ -59,8 +59,8 @@ def commit() -> str:
 def results_table(results: Sequence[RunResult]) -> str:
     lines = [
         "| request | conc. | s | req/s | p50 ms | p90 ms | p99 ms | max ms "
-        "| errors (429 / other / socket) | load avg 1 min | outside CPU | wrk CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| errors (429 / other / socket) | load avg 1 min | outside CPU | wrk CPU | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in results:
         load = fmt(r.load_average[0], 2) if r.load_average else "n/a"
@@ -69,7 +69,8 @@ def results_table(results: Sequence[RunResult]) -> str:
             f"| {r.name}: `{r.method} {r.path}` | {r.concurrency} | {r.seconds:.0f} "
             f"| **{r.throughput:,.0f}** | {r.p50_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} "
             f"| {r.max_ms:.1f} | {r.errors} ({r.rate_limited} / {r.other_status} / "
-            f"{r.socket_errors}) | {load} | {fmt(outside, 0)}% | {fmt(r.loadgen_cpu_pct, 0)}% |"
+            f"{r.socket_errors}) | {load} | {fmt(outside, 0)}% | {fmt(r.loadgen_cpu_pct, 0)}% "
+            f"| {r.extra.get('runs', 1)} |"
         )
     return "\n".join(lines)
 
