@@ -43,7 +43,7 @@ help:
 	@echo "make test         ruff check + ruff format --check + mypy + pytest (PYTEST_ARGS=...)"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make fmt          ruff format + ruff check --fix"
-	@echo "make bench        bench/accounts_bench.py"
+	@echo "make bench        python -m bench all: every benchmark scenario (SCENARIO=catalog|accounts, BENCH_ARGS=...)"
 	@echo "make clean-stack  delete .stack/ (local databases, mail, logs)"
 	@echo "make lock         re-resolve $(RUNTIME_LOCK) and $(DEV_LOCK) after editing pyproject.toml"
 	@echo "make lock-upgrade the same, moving every pin to the newest allowed release"
@@ -103,8 +103,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+SCENARIO ?= all
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python bench/accounts_bench.py
+	$(BIN)/python -m bench $(SCENARIO) $(BENCH_ARGS)
 
 clean-stack:
 	@for f in .stack/*/.devstack.pid; do \

@@ -1,18 +1,19 @@
 """Serve the API under several ASGI servers in turn and benchmark each one (for the server choice).
 
     source .stack/env                                # a running `make dev`: its database etc.
-    .venv/bin/python bench/compare_servers.py        # all configurations, 10 s per scenario
+    .venv/bin/python -m bench.compare_servers        # all configurations, 10 s per request
 
 Each configuration is started on a free loopback port with the environment of this shell (so
-DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS point at the stack), then `bench/accounts_bench.py`
-runs its scenarios against it (default `me,live`: GET /accounts/me/ and GET /health/live, the
-bare-endpoint reference), then the server is stopped (SIGINT to its own process group) before
-the next one starts. Uvicorn and Hypercorn are not dependencies of the project: install them
-into the venv to measure them (`.venv/bin/pip install uvicorn hypercorn`); configurations whose
-server is missing are skipped. `--extra-path DIR` is put on PYTHONPATH for the servers only,
-e.g. a `pip install --target DIR uvloop httptools` for the `+uvloop` configurations, so that
-the venv itself (and so `make dev`, whose granian picks uvloop when it is importable) is
-unchanged.
+DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS point at the stack), then a scenario of the harness
+(`python -m bench <scenario> --stack running`) runs against it (default: accounts with `me,live`:
+GET /accounts/me/ and GET /health/live, the bare-endpoint reference; `--scenario catalog
+--requests list,detail` for the catalog), then the server is stopped (SIGINT to its own
+process group) before the next one starts. Uvicorn and Hypercorn are not dependencies of the
+project: install them into the venv to measure them (`.venv/bin/pip install uvicorn
+hypercorn`); configurations whose server is missing are skipped. `--extra-path DIR` is put
+on PYTHONPATH for the servers only, e.g. a `pip install --target DIR uvloop httptools` for the
+`+uvloop` configurations, so that the venv itself (and so `make dev`, whose granian picks
+uvloop when it is importable) is unchanged.
 """
 
 from __future__ import annotations
@@ -205,7 +206,11 @@ def run_config(config: Config, args: argparse.Namespace) -> dict[str, Any] | Non
             json_path = Path(out.name)
         bench = [
             sys.executable,
-            str(HERE / "accounts_bench.py"),
+            "-m",
+            "bench",
+            args.scenario,
+            "--stack",
+            "running",
             "--base-url",
             f"http://{HOST}:{port}",
             "--concurrency",
@@ -214,8 +219,8 @@ def run_config(config: Config, args: argparse.Namespace) -> dict[str, Any] | Non
             str(args.duration),
             "--warmup",
             str(args.warmup),
-            "--scenarios",
-            args.scenarios,
+            f"--{args.scenario}-requests",
+            args.requests,
             "--label",
             config.name + args.tag,
             "--json",
@@ -243,18 +248,18 @@ def run_config(config: Config, args: argparse.Namespace) -> dict[str, Any] | Non
 
 def table(rows: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> str:
     head = "| server | " + " | ".join(
-        f"{s} 2xx/s | {s} p50 ms | {s} p99 ms | {s} other CPU" for s in scenarios
+        f"{s} req/s | {s} p50 ms | {s} p99 ms | {s} outside CPU" for s in scenarios
     )
     lines = [head + " |", "|---|" + "---:|---:|---:|---:|" * len(scenarios)]
     for row in rows:
         cells = [row["label"]]
-        by_name = {r["scenario"]: r for r in row["results"]}
+        by_name = {r["name"]: r for s in row["scenarios"] for r in s["results"]}
         for s in scenarios:
             r = by_name.get(s)
             if r is None:
                 cells += ["n/a"] * 4
                 continue
-            busy = r.get("cpu_by_group", {}).get("other", 0.0)
+            busy = r.get("cpu_by_group", {}).get("outside", 0.0)
             cells += [
                 f"**{r['throughput']:,.0f}**",
                 f"{r['p50_ms']:.1f}",
@@ -274,15 +279,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_CONFIGS,
         help=f"comma-separated, from: {', '.join(CONFIGS)} (default: {DEFAULT_CONFIGS})",
     )
-    parser.add_argument("--scenarios", default="me,live")
+    parser.add_argument("--scenario", choices=("accounts", "catalog"), default="accounts")
+    parser.add_argument(
+        "--requests", default="me,live", help="the scenario's requests (default me,live)"
+    )
     parser.add_argument("--app", default=APP, help=f"the app factory (default {APP})")
     parser.add_argument("--tag", default="", help="appended to each label, e.g. ' (pool 20)'")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--wait-idle", type=float, default=0.0, help="see accounts_bench.py")
-    parser.add_argument("--retry-busy", type=int, default=2, help="see accounts_bench.py")
+    parser.add_argument("--wait-idle", type=float, default=0.0, help="see python -m bench")
+    parser.add_argument("--retry-busy", type=int, default=2, help="see python -m bench")
     parser.add_argument("--extra-path", default=None, help="PYTHONPATH entry for the servers")
     parser.add_argument("--json", type=Path, default=None, help="also write all results here")
     args = parser.parse_args(argv)
@@ -301,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = run_config(config, args)
         if row is not None:
             rows.append(row)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    print(f"\n{args.concurrency} connections, {args.duration} s per scenario, wrk -t1\n")
+    scenarios = [s.strip() for s in args.requests.split(",") if s.strip()]
+    print(f"\n{args.concurrency} connections, {args.duration} s per request, wrk -t1\n")
     print(table(rows, scenarios))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

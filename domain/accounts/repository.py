@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from typing import Any, cast
 
-import asyncpg
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
-from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from domain.db import HotQuery
 from domain.models import (
     ActivationToken,
     PasswordResetToken,
@@ -27,68 +20,6 @@ from domain.models import (
     UserGroup,
     UserGroupModel,
 )
-
-# A dead connection seen on the fast path (e.g. after a Postgres restart, with no pre-ping) is
-# retried through SQLAlchemy on the same connection: SQLAlchemy then recognises the disconnect,
-# invalidates the pool (so every stale connection is replaced) and raises a DBAPIError with
-# connection_invalidated, which the API answers with 503 instead of 500.
-_DRIVER_CONNECTION_ERRORS = (
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,
-    ConnectionError,
-    OSError,
-)
-
-
-def _is_autocommit(db: AsyncConnection | AsyncSession) -> bool:
-    if not isinstance(db, AsyncConnection):
-        return False
-    options = db.sync_connection.get_execution_options() if db.sync_connection else {}
-    return options.get("isolation_level") == "AUTOCOMMIT"
-
-
-@dataclass(frozen=True)
-class HotQuery:
-    """A Core statement plus its SQL text for asyncpg, compiled once on first use.
-
-    On per-request hot paths (auth, login) building, caching and executing a SQLAlchemy
-    statement cost more CPU than the query itself (docs/benchmarks.md). On an autocommit
-    AsyncConnection the text goes straight to asyncpg as a prepared statement; anywhere else
-    (an ORM session, a connection inside a transaction) the Core statement runs as usual, so
-    the fast path can never step outside a transaction.
-    """
-
-    statement: Executable
-
-    @cached_property
-    def _compiled(self) -> tuple[str, tuple[str, ...]]:
-        statement = cast(ClauseElement, self.statement)
-        compiled = cast(SQLCompiler, statement.compile(dialect=postgresql.asyncpg.dialect()))
-        return str(compiled), tuple(compiled.positiontup or ())
-
-    async def fetchrow(
-        self, db: AsyncConnection | AsyncSession, **params: object
-    ) -> Sequence[Any] | None:
-        if _is_autocommit(db):
-            sql, order = self._compiled
-            driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
-            try:
-                row: Sequence[Any] | None = await driver.fetchrow(sql, *(params[k] for k in order))
-                return row
-            except _DRIVER_CONNECTION_ERRORS:
-                pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
-        return (await db.execute(self.statement, params)).one_or_none()
-
-    async def execute(self, db: AsyncConnection | AsyncSession, **params: object) -> None:
-        if _is_autocommit(db):
-            sql, order = self._compiled
-            driver: Any = (await db.get_raw_connection()).driver_connection  # type: ignore[union-attr]
-            try:
-                await driver.execute(sql, *(params[k] for k in order))
-                return
-            except _DRIVER_CONNECTION_ERRORS:
-                pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
-        await db.execute(self.statement, params)
 
 
 def _group_id(group: UserGroup) -> ScalarSelect[int]:

@@ -27,10 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.catalog.rules import NameKind
+from domain.db import HotQuery
 from domain.models.catalog import (
+    CatalogVersion,
     Certification,
     Director,
     Genre,
@@ -62,6 +64,21 @@ def lower_name(model: Any) -> ColumnElement[str]:
 def _escape_like(text: str) -> str:
     """`%`, `_` and the escape character itself taken literally in a LIKE pattern."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- version ----------------------------------------------------------------------------------
+
+_CATALOG_VERSION = HotQuery(
+    select(CatalogVersion.version).where(CatalogVersion.id == literal_column("1"))
+)
+
+
+async def catalog_version(db: AsyncConnection) -> int:
+    """The catalog's version: raised by every committed write to a catalog table (triggers), so
+    a page cached under it is current exactly as long as the version is. One prepared statement
+    on an autocommit connection (it runs on every cached read)."""
+    row = await _CATALOG_VERSION.fetchrow(db)
+    return int(row[0]) if row is not None else 0
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -240,10 +257,15 @@ def movie_rows_query(
     offset: int = 0,
 ) -> Select[Any]:
     """One statement: the page of movie ids in order, then each movie with its names as JSON
-    (the JSON is built for the page's rows only)."""
-    position = func.row_number().over(order_by=list(order_by)).label("position")
+    (the JSON is built for the page's rows only).
+
+    The outer query sorts the page's rows again by the same keys (unique, ending with the id)
+    instead of numbering them in the inner one: a row_number() over the whole result made
+    Postgres sort every matching movie, where ORDER BY ... LIMIT alone keeps only the top
+    rows (a bounded heap sort) or reads them in index order.
+    """
     page = (
-        select(Movie.id, position)
+        select(Movie.id)
         .where(*where)
         .order_by(*order_by)
         .limit(limit)
@@ -258,7 +280,7 @@ def movie_rows_query(
             _names_json("stars").label("stars"),
         )
         .select_from(page.join(Movie, Movie.id == page.c.id).join(Certification))
-        .order_by(page.c.position)
+        .order_by(*order_by)
     )
 
 

@@ -1,5 +1,6 @@
 """Catalog: genres, stars, directors, certifications (unique on lower(name)), movies (unique on
-(lower(name), year), archived instead of deleted once ordered, a tsvector for search) and links.
+(lower(name), year), archived instead of deleted once ordered, a tsvector for search) and links;
+the catalog version that every committed catalog write raises (triggers).
 
 Revision ID: 0002
 Revises: 0001
@@ -16,6 +17,58 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Every table a catalog page is built from: a write to any of them raises the catalog version.
+CATALOG_TABLES = (
+    "movies",
+    "genres",
+    "stars",
+    "directors",
+    "certifications",
+    "movie_genres",
+    "movie_stars",
+    "movie_directors",
+)
+
+# Once per transaction (a transaction-local flag), at commit: the constraint triggers below are
+# deferred, so the version row is locked only while the writing transaction commits. A writer
+# holding it waits for nothing else, so catalog writers cannot deadlock on it; they queue for a
+# moment at commit. The raise is part of the writing transaction: whoever sees the new version
+# sees the write, and the other way round.
+BUMP_FUNCTION = """
+CREATE FUNCTION catalog_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('cinema.catalog_version_bumped', true), '') = '' THEN
+        UPDATE catalog_version SET version = version + 1 WHERE id = 1;
+        PERFORM set_config('cinema.catalog_version_bumped', 'yes', true);
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def _catalog_version() -> None:
+    op.create_table(
+        "catalog_version",
+        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_catalog_version_single_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_version")),
+    )
+    op.execute("INSERT INTO catalog_version (id, version) VALUES (1, 1)")
+    op.execute(BUMP_FUNCTION)
+    for table in CATALOG_TABLES:
+        op.execute(
+            f"CREATE CONSTRAINT TRIGGER catalog_version_bump AFTER INSERT OR UPDATE OR DELETE "
+            f"ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "EXECUTE FUNCTION catalog_version_bump()"
+        )
+        # TRUNCATE fires no row triggers (and a constraint trigger cannot be per statement).
+        op.execute(
+            f"CREATE TRIGGER catalog_version_bump_truncate AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION catalog_version_bump()"
+        )
 
 
 def upgrade() -> None:
@@ -131,6 +184,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_movies_year_id", "movies", ["year", "id"], unique=False)
     op.create_index(
+        "ix_movies_default_order",
+        "movies",
+        [sa.text("year DESC NULLS LAST"), sa.text("lower(name)"), "id"],
+        unique=False,
+        postgresql_where=sa.text("archived_at IS NULL"),
+    )
+    op.create_index(
+        "ix_movies_imdb_desc_id",
+        "movies",
+        [sa.text("imdb DESC NULLS LAST"), "id"],
+        unique=False,
+        postgresql_where=sa.text("archived_at IS NULL"),
+    )
+    op.create_index(
         "uq_movies_name_lower_year",
         "movies",
         [sa.literal_column("lower(name)"), "year"],
@@ -203,8 +270,15 @@ def upgrade() -> None:
         "ix_movie_stars_star_id_movie_id", "movie_stars", ["star_id", "movie_id"], unique=False
     )
 
+    _catalog_version()
+
 
 def downgrade() -> None:
+    for table in CATALOG_TABLES:
+        op.execute(f"DROP TRIGGER catalog_version_bump_truncate ON {table}")
+        op.execute(f"DROP TRIGGER catalog_version_bump ON {table}")
+    op.execute("DROP FUNCTION catalog_version_bump()")
+    op.drop_table("catalog_version")
     op.drop_index("ix_movie_stars_star_id_movie_id", table_name="movie_stars")
     op.drop_table("movie_stars")
     op.drop_index("ix_movie_genres_genre_id_movie_id", table_name="movie_genres")
@@ -212,6 +286,8 @@ def downgrade() -> None:
     op.drop_index("ix_movie_directors_director_id_movie_id", table_name="movie_directors")
     op.drop_table("movie_directors")
     op.drop_index("uq_movies_name_lower_year", table_name="movies")
+    op.drop_index("ix_movies_imdb_desc_id", table_name="movies")
+    op.drop_index("ix_movies_default_order", table_name="movies")
     op.drop_index("ix_movies_year_id", table_name="movies")
     op.drop_index("ix_movies_search_vector", table_name="movies", postgresql_using="gin")
     op.drop_index("ix_movies_price_id", table_name="movies")
