@@ -120,6 +120,8 @@ async def _seed(sessions: SessionFactory, count: int, if_empty: bool) -> tuple[i
             result = await upsert_movies(session, movies[start : start + importer.BATCH_SIZE])
         inserted += result.inserted
         updated += result.updated
+    async with transaction(sessions) as session:
+        await catalog_repo.analyze_catalog(session)
     return inserted, updated
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from domain.catalog import repository as repo
 from domain.catalog.bulk import upsert_movies
 from domain.catalog.rules import MovieFields
 from domain.db import SessionFactory, transaction
@@ -187,4 +188,7 @@ async def import_movies(
         if progress is not None:
             progress(summary.rows)
     await flush()
+    if summary.inserted or summary.updated:
+        async with transaction(sessions) as session:
+            await repo.analyze_catalog(session)
     return summary
