@@ -20,8 +20,8 @@ from api.movies import MovieOut
 from api.pagination import PageLinks, PageQuery, page_links
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
+from domain.catalog import name_repository as name_repo
 from domain.catalog import names as catalog
-from domain.catalog import repository as repo
 from domain.catalog.rules import NAME_KINDS, CatalogName, NameKind
 from domain.db import transaction
 
@@ -60,7 +60,7 @@ def _blueprint(kind: NameKind) -> Blueprint:
     @error_responses(400, 422, 503)
     async def list_names(query_args: NameSearch) -> dict[str, Any]:
         async with transaction(services().sessions) as session:
-            items, total = await repo.list_names(
+            items, total = await name_repo.list_names(
                 session, kind, query_args.search, query_args.per_page, query_args.offset
             )
         return {kind: items, **page_links(query_args, total)}

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.catalog import name_repository as name_repo
 from domain.catalog import repository as repo
 from domain.catalog.rules import MovieFields, NameKind
 from domain.models.catalog import Movie
@@ -36,7 +37,7 @@ async def _name_ids(
         values = [movie.certification] if kind == "certifications" else getattr(movie, kind)
         for name in values:
             names.setdefault(name.lower(), name)
-    ids = await repo.ensure_names(session, kind, list(names.values()))
+    ids = await name_repo.ensure_names(session, kind, list(names.values()))
     return dict(zip(names, ids, strict=True))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.catalog import name_repository as name_repo
 from domain.catalog import repository as repo
 from domain.catalog.rules import NameKind
 from domain.db import constraint_name
@@ -45,7 +46,7 @@ def _check_id(kind: NameKind, name_id: int) -> None:
 
 async def get_name(session: AsyncSession, kind: NameKind, name_id: int) -> dict[str, Any]:
     _check_id(kind, name_id)
-    found = await repo.get_name(session, kind, name_id)
+    found = await name_repo.get_name(session, kind, name_id)
     if found is None:
         raise _not_found(kind, name_id)
     return found
@@ -54,7 +55,7 @@ async def get_name(session: AsyncSession, kind: NameKind, name_id: int) -> dict[
 async def create_name(session: AsyncSession, kind: NameKind, name: str) -> dict[str, Any]:
     try:
         async with session.begin_nested():
-            name_id = await repo.insert_name(session, kind, name)
+            name_id = await name_repo.insert_name(session, kind, name)
     except IntegrityError as exc:
         if (constraint_name(exc) or "").startswith(f"uq_{kind}_name"):
             raise _name_taken(kind, name) from None
@@ -66,7 +67,7 @@ async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str)
     _check_id(kind, name_id)
     try:
         async with session.begin_nested():
-            found = await repo.rename(session, kind, name_id, name)
+            found = await name_repo.rename(session, kind, name_id, name)
     except IntegrityError as exc:
         if (constraint_name(exc) or "").startswith(f"uq_{kind}_name"):
             raise _name_taken(kind, name) from None
@@ -80,7 +81,7 @@ async def rename(session: AsyncSession, kind: NameKind, name_id: int, name: str)
 
 async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> None:
     _check_id(kind, name_id)
-    used = await repo.count_movies_using(session, kind, name_id)
+    used = await name_repo.count_movies_using(session, kind, name_id)
     if used:
         raise NameInUse(
             f"This {SINGULAR[kind]} is used by {used} movie(s); change those movies first.",
@@ -88,11 +89,11 @@ async def delete_name(session: AsyncSession, kind: NameKind, name_id: int) -> No
         )
     try:
         async with session.begin_nested():
-            found = await repo.delete_name(session, kind, name_id)
+            found = await name_repo.delete_name(session, kind, name_id)
     except IntegrityError:  # a movie started using it since the count
         raise NameInUse(
             f"This {SINGULAR[kind]} is used by movies; change those movies first.",
-            movies=await repo.count_movies_using(session, kind, name_id),
+            movies=await name_repo.count_movies_using(session, kind, name_id),
         ) from None
     if not found:
         raise _not_found(kind, name_id)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, exists, func, nulls_last, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.catalog import name_repository as name_repo
 from domain.catalog import repository as repo
 from domain.catalog.rules import (
     DEFAULT_SORT,
@@ -160,7 +161,9 @@ def _duplicate(exc: IntegrityError, fields: MovieFields | None = None) -> Except
 async def _write_movie(
     session: AsyncSession, movie_id: int | None, fields: MovieFields
 ) -> tuple[int, uuid.UUID | None]:
-    [certification_id] = await repo.ensure_names(session, "certifications", [fields.certification])
+    [certification_id] = await name_repo.ensure_names(
+        session, "certifications", [fields.certification]
+    )
     values = fields.model_dump(exclude={"certification", *LINKED_KINDS})
     values["certification_id"] = certification_id
     movie_uuid = None
@@ -172,7 +175,7 @@ async def _write_movie(
     except IntegrityError as exc:
         raise _duplicate(exc, fields) from None
     for kind in LINKED_KINDS:
-        ids = await repo.ensure_names(session, kind, getattr(fields, kind))
+        ids = await name_repo.ensure_names(session, kind, getattr(fields, kind))
         await repo.set_links(session, movie_id, kind, ids)
     await repo.refresh_search(session, Movie.id == movie_id)
     return movie_id, movie_uuid

@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from domain.catalog import repository as repo
+from domain.catalog import name_repository as name_repo
 from domain.db import transaction
 from domain.models.catalog import Genre
 
@@ -18,7 +18,7 @@ async def test_overlapping_new_names_in_opposite_orders_do_not_deadlock(stack) -
 
     async def link(order: list[str]) -> list[int]:
         async with transaction(stack.sessions) as session:
-            return await repo.ensure_names(session, "genres", order)
+            return await name_repo.ensure_names(session, "genres", order)
 
     forward, backward = await asyncio.gather(link(names), link(names[::-1]))
     assert forward == backward[::-1]
@@ -32,6 +32,10 @@ async def test_overlapping_new_names_in_opposite_orders_do_not_deadlock(stack) -
 async def test_ids_follow_the_order_given_and_ignore_case(stack) -> None:
     tag = uuid.uuid4().hex[:8]
     async with transaction(stack.sessions) as session:
-        first = await repo.ensure_names(session, "stars", [f"B {tag}", f"A {tag}", f"Émile {tag}"])
-        again = await repo.ensure_names(session, "stars", [f"a {tag}", f"Émile {tag}", f"b {tag}"])
+        first = await name_repo.ensure_names(
+            session, "stars", [f"B {tag}", f"A {tag}", f"Émile {tag}"]
+        )
+        again = await name_repo.ensure_names(
+            session, "stars", [f"a {tag}", f"Émile {tag}", f"b {tag}"]
+        )
     assert again == [first[1], first[2], first[0]]
