@@ -25,9 +25,17 @@ from domain.catalog import service as catalog
 from domain.catalog.rules import (
     MAX_PRICE,
     CatalogName,
+    Description,
+    Gross,
+    Imdb,
+    MetaScore,
     MovieFields,
     MovieName,
     NameList,
+    Price,
+    Runtime,
+    Votes,
+    Year,
     parse_sort,
 )
 from domain.db import transaction
@@ -71,14 +79,14 @@ class MoviePatch(Strict):
     """Any subset of a movie's fields; the result is validated as a whole, like a create."""
 
     name: MovieName | None = None
-    year: int | None = None
-    time: int | None = None
-    imdb: float | None = None
-    votes: int | None = None
-    meta_score: float | None = None
-    gross: float | None = None
-    description: str | None = None
-    price: Decimal | None = None
+    year: Year | None = None
+    time: Runtime | None = None
+    imdb: Imdb | None = None
+    votes: Votes | None = None
+    meta_score: MetaScore | None = Field(default=None, description="null clears it")
+    gross: Gross | None = Field(default=None, description="null clears it")
+    description: Description | None = None
+    price: Price | None = None
     certification: CatalogName | None = None
     genres: NameList | None = None
     directors: NameList | None = None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.models.catalog import MOVIE_NAME_MAX, NAME_MAX
 
@@ -63,33 +63,49 @@ def latest_allowed_year() -> int:
     return datetime.now(UTC).year + 1
 
 
+def _not_far_future(year: int) -> int:
+    if year > latest_allowed_year():
+        raise ValueError(f"Year cannot be after {latest_allowed_year()}.")
+    return year
+
+
+# One definition of each field's rules, used by the create body and by the PATCH body (so the
+# OpenAPI document shows the same bounds for both).
+Year = Annotated[
+    int,
+    Field(ge=FIRST_FILM_YEAR, description="Release year; at most next year."),
+    AfterValidator(_not_far_future),
+]
+Runtime = Annotated[int, Field(ge=1, le=MAX_RUNTIME_MINUTES, description="Runtime in minutes.")]
+Imdb = Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)]
+Votes = Annotated[int, Field(ge=0, le=2_147_483_647)]
+MetaScore = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Gross = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_PRICE, decimal_places=2, allow_inf_nan=False, description='e.g. "9.99"'),
+]
+
+
 class MovieFields(BaseModel):
     """Every field of a movie, as a client writes it (POST body, or stored movie + PATCH)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: MovieName
-    year: int = Field(ge=FIRST_FILM_YEAR, description="Release year; at most next year.")
-    time: int = Field(ge=1, le=MAX_RUNTIME_MINUTES, description="Runtime in minutes.")
-    imdb: float = Field(ge=1, le=10, allow_inf_nan=False)
-    votes: int = Field(default=0, ge=0, le=2_147_483_647)
-    meta_score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    gross: float | None = Field(default=None, ge=0, le=1e13, allow_inf_nan=False)
-    description: str = Field(default="", max_length=MAX_DESCRIPTION)
-    price: Decimal = Field(
-        ge=0, le=MAX_PRICE, decimal_places=2, allow_inf_nan=False, description='e.g. "9.99"'
-    )
+    year: Year
+    time: Runtime
+    imdb: Imdb
+    votes: Votes = 0
+    meta_score: MetaScore | None = None
+    gross: Gross | None = None
+    description: Description = ""
+    price: Price
     certification: CatalogName
     genres: NameList = Field(default_factory=list)
     directors: NameList = Field(default_factory=list)
     stars: NameList = Field(default_factory=list)
-
-    @field_validator("year")
-    @classmethod
-    def _not_far_future(cls, year: int) -> int:
-        if year > latest_allowed_year():
-            raise ValueError(f"Year cannot be after {latest_allowed_year()}.")
-        return year
 
 
 SORT_FIELDS = ("name", "year", "imdb", "price", "votes", "time", "meta_score", "gross", "created")
