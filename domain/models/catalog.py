@@ -30,7 +30,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from domain.models.base import Base, now_default
 
@@ -38,43 +38,36 @@ NAME_MAX = 100
 MOVIE_NAME_MAX = 250
 
 
-def _name_rules(table: str) -> tuple[CheckConstraint, Index]:
-    return (
-        CheckConstraint("name <> '' AND name = btrim(name)", name="name_trimmed"),
-        Index(f"uq_{table}_name_lower", func.lower(text("name")), unique=True),
-    )
+class _Named:
+    """Shape shared by genres, stars, directors and certifications: an id and a name that is
+    trimmed and unique ignoring case (a database index on lower(name))."""
+
+    __tablename__: str
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint, Index]:
+        return (
+            CheckConstraint("name <> '' AND name = btrim(name)", name="name_trimmed"),
+            Index(f"uq_{cls.__tablename__}_name_lower", func.lower(text("name")), unique=True),
+        )
 
 
-class Genre(Base):
+class Genre(_Named, Base):
     __tablename__ = "genres"
-    __table_args__ = _name_rules("genres")
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
 
 
-class Star(Base):
+class Star(_Named, Base):
     __tablename__ = "stars"
-    __table_args__ = _name_rules("stars")
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
 
 
-class Director(Base):
+class Director(_Named, Base):
     __tablename__ = "directors"
-    __table_args__ = _name_rules("directors")
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
 
 
-class Certification(Base):
+class Certification(_Named, Base):
     __tablename__ = "certifications"
-    __table_args__ = _name_rules("certifications")
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_MAX))
 
 
 def _link_table(name: str, other: str, other_column: str) -> Table:
