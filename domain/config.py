@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr = SecretStr(DEV_STRIPE_API_KEY)
     stripe_webhook_secret: SecretStr = SecretStr(DEV_STRIPE_WEBHOOK_SECRET)
     stripe_api_base: str | None = None
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    # Commerce. Prices are stored in this currency; Stripe is charged in its minor units.
+    currency: str = Field(default="usd", pattern="^[a-z]{3}$")
+    # How long a Stripe Checkout Session stays open (Stripe allows 30 minutes to 24 hours).
+    checkout_session_ttl_seconds: int = Field(default=3600, ge=1800, le=24 * 3600)
+    # After a session's expiry, how long the checkout waits for Stripe's expired event before
+    # asking Stripe itself.
+    checkout_expiry_grace_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # A buyer may ask for a refund this long after paying.
+    refund_window_days: int = Field(default=14, ge=0, le=365)
+    # A refund Stripe has not settled is re-read this often when no event comes.
+    refund_poll_interval_seconds: int = Field(default=300, ge=1, le=24 * 3600)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_issuer: str = "online-cinema"

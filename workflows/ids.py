@@ -14,3 +14,11 @@ def registration_workflow_id(user_id: int) -> str:
 
 def account_notice_workflow_id(user_id: int) -> str:
     return f"account-notice:{user_id}"
+
+
+def checkout_workflow_id(order_id: int) -> str:
+    return f"checkout:{order_id}"
+
+
+def refund_workflow_id(refund_id: int) -> str:
+    return f"refund:{refund_id}"

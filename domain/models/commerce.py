@@ -1,0 +1,311 @@
+"""Commerce: carts, orders, Stripe checkout sessions, payments, purchases, refunds and the
+Stripe events received by the webhook.
+
+Money is `Numeric(10, 2)` in the shop's currency (`CURRENCY`); Stripe sees integer minor units.
+Every invariant that protects money is a database constraint, so a race ends in a constraint
+violation (a 409 for the API, a no-op for an activity), never in a second charge or purchase:
+
+- one cart per user; a movie at most once per cart;
+- one *pending* order per user (a partial unique index);
+- an order line keeps the price the buyer was shown (`order_items.price`), and the order's
+  total is the sum of those snapshots;
+- a Stripe Checkout Session, PaymentIntent, Refund and Event is recorded at most once
+  (unique Stripe ids);
+- a movie is bought at most once per user (`purchases`), and only through a payment;
+- a payment is never refunded beyond what was paid (`refunded_amount <= amount`, a CHECK).
+
+Order history references movies with ON DELETE RESTRICT: deleting a movie that someone
+ordered archives it instead (domain/catalog). Carts cascade, so carts never block a delete.
+Users are RESTRICT too: money records outlive nothing silently.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.models.base import Base, enum_column, now_default
+
+MONEY = Numeric(10, 2)
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"  # created from the cart, not paid yet
+    PAID = "paid"  # a payment was recorded; the buyer owns the movies
+    CANCELLED = "cancelled"  # by the buyer, or its checkout expired; never paid
+    REFUNDED = "refunded"  # paid, then refunded in full
+
+
+class CheckoutSessionStatus(enum.StrEnum):
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
+class PaymentStatus(enum.StrEnum):
+    SUCCESSFUL = "successful"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class RefundStatus(enum.StrEnum):
+    REQUESTED = "requested"  # our row exists; Stripe has not accepted it yet (retrying)
+    PENDING = "pending"  # Stripe accepted it; the final state comes from its events
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # Stripe refused or failed it: the amount is refundable again
+
+
+class RefundReason(enum.StrEnum):
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+    ORDER_NOT_PAYABLE = "order_not_payable"  # paid after cancel/expiry, or a second session
+    ADMIN = "admin"
+
+
+class Cart(Base):
+    __tablename__ = "carts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = now_default()
+
+
+class CartItem(Base):
+    __tablename__ = "cart_items"
+    __table_args__ = (UniqueConstraint("cart_id", "movie_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    # CASCADE: a cart never blocks deleting a movie (an archived one is refused at add time).
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = now_default()
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_amount >= 0", name="total_non_negative"),
+        CheckConstraint("currency ~ '^[a-z]{3}$'", name="currency_code"),
+        # One pending order per user: a second create is a 409 carrying this one's id.
+        Index(
+            "uq_orders_user_id_pending",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_orders_user_id_created_at", "user_id", "created_at"),
+        Index("ix_orders_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), server_default=OrderStatus.PENDING.value
+    )
+    total_amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = now_default()
+    updated_at: Mapped[datetime] = _updated_at()
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why it was cancelled: "user", "expired" (its checkout timed out), ...
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("order_id", "movie_id"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # RESTRICT: a movie in someone's order history is archived, never deleted.
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="RESTRICT"), index=True)
+    # The price the buyer was shown when the order was made: Stripe charges exactly this.
+    price: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class CheckoutSession(Base):
+    """A Stripe Checkout Session made for an order (an order may get a new one after expiry)."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (CheckConstraint("amount_total >= 0", name="amount_non_negative"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[CheckoutSessionStatus] = mapped_column(
+        enum_column(CheckoutSessionStatus, "checkout_session_status"),
+        server_default=CheckoutSessionStatus.OPEN.value,
+    )
+    amount_total: Mapped[int] = mapped_column(BigInteger)  # minor units, as Stripe has it
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = now_default()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Payment(Base):
+    """Money received from Stripe for one Checkout Session.
+
+    `applied` is true for the payment that paid its order (and made purchases); a payment
+    that arrived for an order that could no longer be paid is recorded with `applied` false
+    and refunded automatically.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"
+        ),
+        # At most one payment pays an order.
+        Index(
+            "uq_payments_order_id_applied",
+            "order_id",
+            unique=True,
+            postgresql_where=text("applied"),
+        ),
+        Index("ix_payments_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus, "payment_status"),
+        server_default=PaymentStatus.SUCCESSFUL.value,
+    )
+    applied: Mapped[bool] = mapped_column(Boolean)
+    # Reserved by refunds that are requested, pending or succeeded (a failed one releases it).
+    refunded_amount: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = now_default()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class PaymentItem(Base):
+    """What one payment paid for, line by line (a partial refund names lines)."""
+
+    __tablename__ = "payment_items"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "order_item_id"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    order_item_id: Mapped[int] = mapped_column(
+        ForeignKey("order_items.id", ondelete="RESTRICT"), index=True
+    )
+    price: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class Purchase(Base):
+    """A movie the user owns. Made only by the payment that paid its order; a refund of that
+    line removes it."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("user_id", "movie_id"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="RESTRICT"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    purchased_at: Mapped[datetime] = now_default()
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_column(RefundStatus, "refund_status"), server_default=RefundStatus.REQUESTED.value
+    )
+    reason: Mapped[RefundReason] = mapped_column(enum_column(RefundReason, "refund_reason"))
+    # Who asked (the buyer or an admin); null when the system refunded on its own.
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The last error seen while asking Stripe (retrying), or Stripe's failure reason.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_default()
+    updated_at: Mapped[datetime] = _updated_at()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefundItem(Base):
+    """The order lines a refund covers (all of them for a full refund)."""
+
+    __tablename__ = "refund_items"
+    __table_args__ = (
+        UniqueConstraint("refund_id", "order_item_id"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"))
+    order_item_id: Mapped[int] = mapped_column(
+        ForeignKey("order_items.id", ondelete="RESTRICT"), index=True
+    )
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class StripeEvent(Base):
+    """Every Stripe event the webhook accepted, once (its id is the key): recorded before the
+    webhook answers 2xx, so no payment is lost if handing it on fails."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # evt_...
+    type: Mapped[str] = mapped_column(String(100))
+    # The object the event is about (cs_..., re_..., ch_...) and, when known, our order.
+    object_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    stripe_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = now_default()
+    # Set once the event was handed to its workflow (or found to need nothing).
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
