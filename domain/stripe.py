@@ -52,7 +52,7 @@ def minor_units(amount: Decimal, currency: str) -> int:
     scaled = amount.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} has more places than {currency} allows")
-    return int(scaled)
+    return int(scaled.to_integral_value())
 
 
 def from_minor_units(amount: int, currency: str) -> Decimal:
