@@ -108,7 +108,11 @@ async def test_refunds_are_idempotent_and_never_exceed_the_charge(
     emulator.post(f"/checkout/sessions/{session.id}/pay", json={"card": "4242424242424242"})
     intent = (await stripe.retrieve_checkout_session(session.id)).payment_intent
     assert intent is not None
-    refund = {"payment_intent": intent, "order_id": 7, "reason": "requested_by_customer"}
+    refund: dict[str, Any] = {
+        "payment_intent": intent,
+        "order_id": 7,
+        "reason": "requested_by_customer",
+    }
     first = await stripe.create_refund(
         amount=600, refund_id=1, idempotency_key="refund:1", **refund
     )
