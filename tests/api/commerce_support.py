@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from quart.typing import TestClientProtocol
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from api.services import EXTENSION_KEY
 from domain.accounts import repository as accounts_repo
 from domain.cart import service as cart
 from domain.db import transaction
@@ -91,6 +95,64 @@ async def record_payment(stack: Stack, order_id: int) -> None:
             await session.execute(text(statement), params)
 
 
+async def add_checkout_session(
+    stack: Stack, order_id: int, session_id: str, status: str, expires_at: datetime
+) -> None:
+    """A Checkout Session row as the checkout workflow would store it (another area's job)."""
+    async with transaction(stack.sessions) as session:
+        await session.execute(
+            text(
+                "INSERT INTO checkout_sessions (order_id, stripe_session_id, url, status, "
+                "amount_total, currency, expires_at) SELECT id, CAST(:sid AS text), "
+                "'https://stripe.test/' || CAST(:sid AS text), :status, "
+                "(total_amount * 100)::bigint, currency, "
+                ":expires FROM orders WHERE id = :order"
+            ),
+            {"order": order_id, "sid": session_id, "status": status, "expires": expires_at},
+        )
+
+
+async def add_refund(stack: Stack, order_id: int, amount: str, status: str) -> None:
+    """A refund of the order's applied payment, as the refund workflow would leave it (another
+    area's job), its amount reserved on the payment."""
+    params = {"order": order_id, "amount": Decimal(amount), "status": status}
+    async with transaction(stack.sessions) as session:
+        await session.execute(
+            text(
+                "INSERT INTO refunds (payment_id, order_id, amount, currency, status, reason, "
+                "completed_at) SELECT id, order_id, :amount, currency, CAST(:status AS text), "
+                "'requested_by_customer', "
+                "CASE WHEN CAST(:status AS text) = 'succeeded' THEN now() END "
+                "FROM payments WHERE order_id = :order AND applied"
+            ),
+            params,
+        )
+        await session.execute(
+            text(
+                "UPDATE payments SET refunded_amount = refunded_amount + :amount "
+                "WHERE order_id = :order AND applied"
+            ),
+            params,
+        )
+
+
+@contextmanager
+def statements(client: Any) -> Iterator[list[str]]:
+    """The SQL statements the app sends through SQLAlchemy while the block runs (the token
+    check goes straight to the driver and is not among them)."""
+    engine = client.app.extensions[EXTENSION_KEY].engine.sync_engine
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 async def sneak_into_cart(stack: Stack, who: Buyer, movie_uuid: str) -> None:
     """A cart line written directly, skipping the add's checks (a line that was added before
     the movie was bought elsewhere, say)."""
@@ -128,7 +190,3 @@ async def order_lines_of(stack: Stack, movie_uuid: str) -> int:
             {"u": movie_uuid},
         )
     return int(count or 0)
-
-
-def money(value: str) -> Decimal:
-    return Decimal(value)

@@ -17,8 +17,8 @@ from tests.api.commerce_support import (
 )
 
 
-async def error_of(response) -> tuple[int, str]:
-    return response.status_code, (await response.get_json())["error"]
+async def error_of(response) -> tuple[int, str | None]:
+    return response.status_code, (await response.get_json()).get("error")
 
 
 async def test_a_new_user_has_an_empty_cart(client, stack) -> None:
@@ -107,19 +107,32 @@ async def test_an_archived_movie_cannot_be_added(client, stack, moderator) -> No
     assert await error_of(response) == (404, "movie_not_found")
 
 
-async def test_two_concurrent_adds_of_one_movie(client, stack, moderator) -> None:
-    """Also the very first add for a user who has no cart yet: both create it at once."""
-    shopper = await buyer(client, stack)
-    movie = await priced_movie(client, moderator)
+async def concurrent_adds(client, shopper, movie_uuid: str) -> list[tuple[int, str | None]]:
     responses = await asyncio.gather(
         *(
-            client.post("/cart/add/", json={"movie_uuid": movie["uuid"]}, headers=shopper.headers)
+            client.post("/cart/add/", json={"movie_uuid": movie_uuid}, headers=shopper.headers)
             for _ in range(2)
         )
     )
-    outcomes = sorted([await error_of(r) if r.status_code != 201 else (201, "") for r in responses])
-    assert outcomes == [(201, ""), (409, "movie_already_in_cart")]
-    assert len((await get_cart(client, shopper))["cart_items"]) == 1
+    return sorted([await error_of(r) if r.status_code != 201 else (201, "") for r in responses])
+
+
+async def test_two_concurrent_adds_of_one_movie(client, stack, moderator) -> None:
+    """Both with the cart already there (the adds really overlap) and for a user's very first
+    add (both create the cart at once)."""
+    shopper = await buyer(client, stack)
+    movies = [(await priced_movie(client, moderator))["uuid"] for _ in range(4)]
+    assert await concurrent_adds(client, shopper, movies[0]) == [
+        (201, ""),
+        (409, "movie_already_in_cart"),
+    ]
+    for movie_uuid in movies[1:]:
+        assert await concurrent_adds(client, shopper, movie_uuid) == [
+            (201, ""),
+            (409, "movie_already_in_cart"),
+        ]
+    cart = await get_cart(client, shopper)
+    assert [i["movie_uuid"] for i in cart["cart_items"]] == movies
 
 
 async def test_bad_input_is_a_4xx_json_error(client, stack) -> None:

@@ -5,11 +5,14 @@ order per user also under a race (W20), each refusal with its code, another user
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.api.commerce_support import (
     Buyer,
+    add_checkout_session,
+    add_refund,
     add_to_cart,
     buyer,
     create_order,
@@ -18,6 +21,7 @@ from tests.api.commerce_support import (
     priced_movie,
     record_payment,
     sneak_into_cart,
+    statements,
 )
 
 
@@ -181,16 +185,44 @@ async def test_list_newest_first_with_status_filter_and_pages(client, stack, mod
     assert (page["orders"], page["total_items"]) == ([], 0)
 
 
-async def test_a_paid_order_shows_its_payment(client, stack, moderator) -> None:
+async def test_the_detail_shows_payment_refunds_and_checkout_in_one_statement(
+    client, stack, moderator
+) -> None:
     shopper = await buyer(client, stack)
-    order = await order_of(client, shopper, (await priced_movie(client, moderator, "6.66"))["uuid"])
+    movies = [(await priced_movie(client, moderator, p))["uuid"] for p in ("6.66", "1.10", "2.24")]
+    order = await order_of(client, shopper, *movies)
+    for session_id, status, day in (("cs_test_old", "expired", 1), ("cs_test_new", "complete", 2)):
+        expires_at = datetime(2026, 1, day, tzinfo=UTC)
+        await add_checkout_session(stack, order["id"], session_id, status, expires_at)
     await record_payment(stack, order["id"])
-    seen = await (await detail(client, shopper, order["id"])).get_json()
+    await add_refund(stack, order["id"], "1.10", "succeeded")
+    await add_refund(stack, order["id"], "2.24", "pending")
+
+    with statements(client) as sent:
+        response = await detail(client, shopper, order["id"])
+    seen = await response.get_json()
+    assert response.status_code == 200, seen
+    assert len(sent) == 1, sent  # lines, payment, refunds and checkout in one statement
     assert seen["status"] == "paid" and seen["paid_at"] is not None
+    assert [i["price"] for i in seen["items"]] == ["6.66", "1.10", "2.24"]
     payment = seen["payment"]
-    assert (payment["amount"], payment["currency"]) == ("6.66", "usd")
-    assert payment["status"] == "successful"
-    assert payment["refunded_amount"] == "0.00"
+    assert (payment["amount"], payment["currency"], payment["status"]) == (
+        "10.00",
+        "usd",
+        "successful",
+    )
+    assert (payment["refunded_amount"], payment["created_at"][-1]) == ("3.34", "Z")
+    assert [(r["amount"], r["status"], r["reason"]) for r in seen["refunds"]] == [
+        ("1.10", "succeeded", "requested_by_customer"),
+        ("2.24", "pending", "requested_by_customer"),
+    ]
+    assert seen["refunds"][0]["completed_at"] is not None
+    assert seen["refunds"][1]["completed_at"] is None
+    assert seen["checkout"] == {
+        "session_id": "cs_test_new",
+        "status": "complete",
+        "expires_at": "2026-01-02T00:00:00Z",
+    }
 
 
 async def test_another_users_order_is_not_found(client, stack, moderator) -> None:
