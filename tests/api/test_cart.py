@@ -156,3 +156,24 @@ async def test_every_route_needs_a_login(client) -> None:
     ):
         response = await client.open(route, method=method, json={"movie_uuid": str(uuid.uuid4())})
         assert await error_of(response) == (401, "not_authenticated"), route
+
+
+async def test_an_add_racing_an_order_create_never_leaves_an_ordered_movie_in_the_cart(
+    client, stack, moderator
+) -> None:
+    """The movie is in the cart while an order is being made from it and the buyer adds it
+    again: whichever wins, the movie ends in the order or in the cart, never in both."""
+    for _ in range(3):
+        shopper = await buyer(client, stack)
+        movie = (await priced_movie(client, moderator))["uuid"]
+        await add_to_cart(client, shopper, movie)
+        created, added = await asyncio.gather(
+            client.post("/orders/create/", headers=shopper.headers),
+            client.post("/cart/add/", json={"movie_uuid": movie}, headers=shopper.headers),
+        )
+        assert created.status_code == 201, await created.get_json()
+        assert await error_of(added) in (
+            (409, "movie_already_in_cart"),
+            (409, "movie_in_pending_order"),
+        )
+        assert (await get_cart(client, shopper))["cart_items"] == []
