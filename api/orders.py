@@ -1,7 +1,8 @@
 """Orders: made from the cart, listed, read in detail. Every route needs a logged-in user, and
 another user's order answers exactly like one that does not exist (404 `order_not_found`).
 
-Cancel, checkout and refund routes live beside their workflows (api/checkout, api/refunds)."""
+The cancel, checkout and refund routes live with the code of their workflows; they load the
+order through `domain.orders.service.get_order_for_user`."""
 
 from __future__ import annotations
 
