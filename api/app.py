@@ -10,7 +10,7 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, health, movies, sessions
+from api import accounts, cart, health, movies, orders, purchases, sessions
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
@@ -74,6 +74,8 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_catalog_caching(app)
+    for blueprint in (cart.bp, orders.bp, purchases.bp):
+        app.register_blueprint(blueprint)
 
     @app.before_serving
     async def start() -> None:

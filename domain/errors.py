@@ -167,3 +167,55 @@ class NameInUse(Conflict):
 class MovieNotArchived(Conflict):
     code = "movie_not_archived"
     default_detail = "The movie is not archived."
+
+
+# --- cart and orders --------------------------------------------------------------------------
+
+
+class MovieAlreadyPurchased(Conflict):
+    code = "movie_already_purchased"
+    default_detail = "You already own this movie."
+
+
+class MovieInPendingOrder(Conflict):
+    code = "movie_in_pending_order"
+    default_detail = "This movie is in your pending order: pay for it or cancel the order."
+
+
+class MovieAlreadyInCart(Conflict):
+    code = "movie_already_in_cart"
+    default_detail = "This movie is already in your cart."
+
+
+class MovieArchived(Conflict):
+    code = "movie_archived"
+    default_detail = "Some movies in your cart are no longer sold; remove them first."
+
+
+class MovieNotInCart(NotFound):
+    code = "movie_not_in_cart"
+    default_detail = "This movie is not in your cart."
+
+
+class CartEmpty(Conflict):
+    code = "cart_empty"
+    default_detail = "Your cart is empty."
+
+
+class PendingOrderExists(Conflict):
+    """Carries `order_id`: the pending order to pay or cancel first."""
+
+    code = "pending_order_exists"
+    default_detail = "You already have a pending order: pay for it or cancel it first."
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    default_detail = "Order with the given id was not found."
+
+
+class OrderNotPending(Conflict):
+    """Carries `status`: the order's current status."""
+
+    code = "order_not_pending"
+    default_detail = "The order is no longer pending."

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from quart.typing import TestClientProtocol
-from sqlalchemy import text
 
 from domain.accounts import service as accounts
 from domain.db import transaction
@@ -106,24 +105,3 @@ def names(page: dict[str, Any]) -> list[str]:
 def error_fields(body: dict[str, Any]) -> set[str]:
     """The field or parameter names an error body points at (`loc` without body/query)."""
     return {str(f["loc"][1]) for f in body.get("fields") or [] if len(f["loc"]) > 1}
-
-
-async def put_in_order_history(stack: Stack, movie_uuid: str) -> None:
-    """An order line for the movie, in the test-only table `order_history_table` creates."""
-    async with transaction(stack.sessions) as session:
-        await session.execute(
-            text("INSERT INTO test_order_lines (movie_id) SELECT id FROM movies WHERE uuid = :u"),
-            {"u": movie_uuid},
-        )
-
-
-async def create_order_history_table(stack: Stack) -> None:
-    """Orders do not exist yet (the commerce issue adds them): a stand-in table whose rows keep
-    a movie, as order lines will (ON DELETE RESTRICT)."""
-    async with transaction(stack.sessions) as session:
-        await session.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS test_order_lines "
-                "(movie_id bigint NOT NULL REFERENCES movies(id) ON DELETE RESTRICT)"
-            )
-        )

@@ -22,10 +22,9 @@ from tests.api.catalog_support import (
     KINDS,
     create_movie,
     create_name,
-    create_order_history_table,
-    put_in_order_history,
     word,
 )
+from tests.api.commerce_support import put_in_order_history
 from tests.conftest import Stack
 
 TOKEN_MAX_AGE = 300.0  # seconds; access tokens live 15 minutes
@@ -93,7 +92,6 @@ async def make_pool(
 ) -> CatalogPool:
     movies = [await create_movie(client, moderator, name=f"Fuzz {word()}") for _ in range(12)]
     # The first is archived: a target of restore (then of edits and reads) and of a DELETE's 404.
-    await create_order_history_table(stack)
     await put_in_order_history(stack, movies[0]["uuid"])
     response = await client.delete(f"/movies/{movies[0]['uuid']}/", headers=moderator)
     assert (await response.get_json())["outcome"] == "archived"

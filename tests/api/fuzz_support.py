@@ -19,7 +19,20 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from tests.api.fuzz_catalog import CatalogPool, StaffToken, is_staff_write
 from tests.support import new_email
 
-AUTHENTICATED = frozenset({"/accounts/me/", "/accounts/logout/"})
+AUTHENTICATED = frozenset(
+    {
+        "/accounts/me/",
+        "/accounts/logout/",
+        "/cart/",
+        "/cart/add/",
+        "/cart/items/",
+        "/cart/items/{movie_uuid}/",
+        "/orders/",
+        "/orders/create/",
+        "/orders/{order_id}/",
+        "/purchases/",
+    }
+)
 REQUEST_TIMEOUT = 30.0
 
 # Passwords that meet the registration policy (8-128 characters, each character class).

@@ -1,7 +1,7 @@
 """Deleting never destroys order history (W22): a movie in an order is archived (hidden from the
-catalog, restorable), one nobody ordered is removed; a genre/star/director/certification still
-in use cannot be deleted. Orders arrive with the commerce issue; until then a test-only table
-plays the order lines (a foreign key to movies, ON DELETE RESTRICT)."""
+catalog, restorable), one nobody ordered is removed, and one that is only in carts is removed
+from those carts too; a genre/star/director/certification still in use cannot be deleted.
+Orders are real ones, made through the cart and the order service."""
 
 from __future__ import annotations
 
@@ -14,29 +14,16 @@ from tests.api.catalog_support import (
     browse,
     create_movie,
     create_name,
-    create_order_history_table,
-    put_in_order_history,
     unique,
     uuids,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def order_lines(stack) -> None:
-    await create_order_history_table(stack)
-
-
-async def order_lines_of(stack, movie_uuid: str) -> int:
-    async with transaction(stack.sessions) as session:
-        return int(
-            await session.scalar(
-                text(
-                    "SELECT count(*) FROM test_order_lines l JOIN movies m ON m.id = l.movie_id "
-                    "WHERE m.uuid = :u"
-                ),
-                {"u": movie_uuid},
-            )
-        )
+from tests.api.commerce_support import (
+    add_to_cart,
+    buyer,
+    get_cart,
+    order_lines_of,
+    put_in_order_history,
+)
 
 
 async def test_an_ordered_movie_is_archived_and_restorable(client, stack, moderator) -> None:
@@ -129,6 +116,20 @@ async def test_a_movie_nobody_ordered_is_deleted_with_its_links(client, stack, m
             {"g": movie["genres"][0]["id"]},
         )
     assert links == 0
+
+
+async def test_a_movie_only_in_carts_is_deleted_and_leaves_the_carts(
+    client, stack, moderator
+) -> None:
+    movie, kept = await create_movie(client, moderator), await create_movie(client, moderator)
+    shopper = await buyer(client, stack)
+    await add_to_cart(client, shopper, movie["uuid"])
+    await add_to_cart(client, shopper, kept["uuid"])
+    response = await client.delete(f"/movies/{movie['uuid']}/", headers=moderator)
+    assert (await response.get_json())["outcome"] == "deleted"
+    cart = await get_cart(client, shopper)
+    assert [item["movie_uuid"] for item in cart["cart_items"]] == [kept["uuid"]]
+    assert cart["total"] == kept["price"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -10,11 +10,10 @@ from tests.api.catalog_support import (
     KINDS,
     create_movie,
     create_name,
-    create_order_history_table,
     error_fields,
-    put_in_order_history,
     word,
 )
+from tests.api.commerce_support import put_in_order_history
 
 
 async def listed(client, kind: str, **params) -> dict:
@@ -67,7 +66,6 @@ async def test_search_wildcards_are_literal(client, moderator, kind: str) -> Non
 
 @pytest.mark.parametrize("kind", ["genres", "stars", "directors"])
 async def test_detail_lists_its_movies_as_full_items(client, stack, moderator, kind) -> None:
-    await create_order_history_table(stack)
     name = word(8).title()
     movies = [
         await create_movie(client, moderator, name=f"{title} {name}", year=year, **{kind: [name]})

@@ -9,11 +9,10 @@ from tests.api.catalog_support import (
     KINDS,
     create_movie,
     create_name,
-    create_order_history_table,
     movie_body,
-    put_in_order_history,
     unique,
 )
+from tests.api.commerce_support import put_in_order_history
 
 REFUSED = [("anonymous", 401, "not_authenticated"), ("plain_user", 403, "permission_denied")]
 
@@ -68,7 +67,6 @@ async def test_movie_delete(client, callers) -> None:
 
 
 async def test_movie_restore(client, stack, callers) -> None:
-    await create_order_history_table(stack)
     archived = []
     for _ in range(2):
         movie = await create_movie(client, callers["moderator"])

@@ -1,0 +1,143 @@
+"""Orders: made from the cart, listed, read in detail. Every route needs a logged-in user, and
+another user's order answers exactly like one that does not exist (404 `order_not_found`).
+
+The cancel, checkout and refund routes live with the code of their workflows; they load the
+order through `domain.orders.service.get_order_for_user`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+from quart import Blueprint
+from quart_schema import security_scheme, tag_blueprint, validate_querystring, validate_response
+
+from api.auth import current_user, require_user
+from api.pagination import PageLinks, PageQuery, page_links
+from api.schemas import BEARER, error_responses
+from api.services import services
+from domain.db import transaction
+from domain.models import (
+    CheckoutSessionStatus,
+    OrderStatus,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+)
+from domain.orders import service as orders
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+tag_blueprint(bp, ["orders"])
+
+MONEY = 'A decimal string, e.g. "9.99".'
+
+
+class OrderLine(BaseModel):
+    movie_uuid: UUID
+    movie_name: str
+    price: Decimal = Field(description="The price when the order was made (what is charged).")
+
+
+class PaymentOut(BaseModel):
+    id: int
+    amount: Decimal = Field(description=MONEY)
+    currency: str
+    status: PaymentStatus
+    refunded_amount: Decimal = Field(description=MONEY)
+    created_at: datetime
+
+
+class RefundOut(BaseModel):
+    id: int
+    amount: Decimal = Field(description=MONEY)
+    status: RefundStatus
+    reason: RefundReason
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class CheckoutOut(BaseModel):
+    session_id: str
+    status: CheckoutSessionStatus
+    expires_at: datetime
+
+
+class OrderOut(BaseModel):
+    id: int
+    status: OrderStatus
+    total_amount: Decimal = Field(description="The sum of the lines' prices. " + MONEY)
+    currency: str
+    created_at: datetime
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    items: list[OrderLine]
+    payment: PaymentOut | None = Field(description="The payment that paid the order, or null.")
+    refunds: list[RefundOut] = Field(description="Oldest first.")
+    checkout: CheckoutOut | None = Field(description="The latest Stripe Checkout session.")
+
+
+class OrderSummary(BaseModel):
+    id: int
+    status: OrderStatus
+    total_amount: Decimal = Field(description=MONEY)
+    currency: str
+    created_at: datetime
+    item_count: int
+
+
+class OrderList(PageLinks):
+    orders: list[OrderSummary]
+
+
+class OrderQuery(PageQuery):
+    status: OrderStatus | None = Field(default=None, description="Only orders in this status.")
+
+
+@bp.post("/create/")
+@require_user
+@validate_response(OrderOut, 201)
+@error_responses(401, 409, 503)
+@security_scheme(BEARER)
+async def create() -> tuple[dict[str, Any], int]:
+    """Turn the cart into a pending order (no body). Each line keeps the price shown now; the
+    cart is emptied in the same step.
+
+    Refused with 409: an empty cart (`cart_empty`); a pending order already exists
+    (`pending_order_exists`, with its `order_id`: pay or cancel it first); movies the caller
+    owns (`movie_already_purchased`) or that were withdrawn from sale (`movie_archived`), each
+    with the list of their uuids in `movies`.
+    """
+    svc = services()
+    async with transaction(svc.sessions) as session:
+        return await orders.create_order(session, current_user().id, svc.settings.currency), 201
+
+
+@bp.get("/")
+@require_user
+@validate_querystring(OrderQuery)
+@validate_response(OrderList, 200)
+@error_responses(401, 422, 503)
+@security_scheme(BEARER)
+async def list_orders(query_args: OrderQuery) -> dict[str, Any]:
+    """The caller's orders, newest first, optionally only those in one `status`."""
+    async with transaction(services().sessions) as session:
+        page = await orders.list_orders(
+            session, current_user().id, query_args.status, query_args.per_page, query_args.offset
+        )
+    return {"orders": page.rows, **page_links(query_args, page.total)}
+
+
+@bp.get("/<int:order_id>/")
+@require_user
+@validate_response(OrderOut, 200)
+@error_responses(401, 404, 503)
+@security_scheme(BEARER)
+async def detail(order_id: int) -> dict[str, Any]:
+    """One of the caller's orders: lines and prices, amounts, status, the payment, refunds and
+    the latest checkout session."""
+    async with transaction(services().sessions) as session:
+        return await orders.order_detail(session, order_id, current_user().id)

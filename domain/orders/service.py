@@ -1,0 +1,105 @@
+"""Order use cases: make an order from the cart, list and read orders, list purchases.
+
+`get_order_for_user` is the one way other areas (checkout, cancel, refund) load an order for a
+caller: another user's order and an order that does not exist look the same (404).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.cart import repository as cart_repo
+from domain.db import constraint_name
+from domain.errors import (
+    CartEmpty,
+    MovieAlreadyPurchased,
+    MovieArchived,
+    OrderNotFound,
+    PendingOrderExists,
+)
+from domain.models import Order, OrderStatus
+from domain.orders import repository as repo
+
+# Order ids are BIGINT: a larger number can name no order (and must not reach Postgres).
+MAX_ORDER_ID = 2**63 - 1
+
+
+def _valid_id(order_id: int) -> bool:
+    return 1 <= order_id <= MAX_ORDER_ID
+
+
+async def get_order_for_user(
+    session: AsyncSession, order_id: int, user_id: int, *, for_update: bool = False
+) -> Order:
+    """The caller's order (locked until the transaction ends with `for_update`), or
+    OrderNotFound: someone else's order is not found either."""
+    order = (
+        await repo.get_for_user(session, order_id, user_id, for_update=for_update)
+        if _valid_id(order_id)
+        else None
+    )
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+async def order_detail(session: AsyncSession, order_id: int, user_id: int) -> dict[str, Any]:
+    detail = await repo.order_detail(session, order_id, user_id) if _valid_id(order_id) else None
+    if detail is None:
+        raise OrderNotFound()
+    return detail
+
+
+async def _pending_order_exists(session: AsyncSession, user_id: int) -> PendingOrderExists:
+    return PendingOrderExists(order_id=await repo.pending_order_id(session, user_id))
+
+
+async def create_order(session: AsyncSession, user_id: int, currency: str) -> dict[str, Any]:
+    """Turn the cart into a pending order, in one transaction: each line keeps the price the
+    buyer sees now, the total is their sum, and the cart is emptied of exactly those lines.
+
+    The cart row is locked first, so two creates by one user run one after the other and the
+    second sees the first's order; the partial unique index (one pending order per user)
+    still decides if anything else races.
+    """
+    cart_id = await cart_repo.lock_cart(session, user_id)
+    if await repo.pending_order_id(session, user_id) is not None:
+        # Checked before emptiness: the buyer who made an order twice learns which one to pay.
+        raise await _pending_order_exists(session, user_id)
+    lines = await cart_repo.locked_lines(session, cart_id) if cart_id is not None else []
+    if not lines:
+        raise CartEmpty()
+    owned = await cart_repo.owned_among(session, user_id, [ln["movie_id"] for ln in lines])
+    if owned:
+        raise MovieAlreadyPurchased(
+            "You already own some movies in your cart; remove them first.",
+            movies=[str(ln["movie_uuid"]) for ln in lines if ln["movie_id"] in owned],
+        )
+    archived = [str(ln["movie_uuid"]) for ln in lines if ln["archived"]]
+    if archived:
+        raise MovieArchived(movies=archived)
+    total = sum((ln["price"] for ln in lines), Decimal("0.00"))
+    try:
+        async with session.begin_nested():
+            order_id = await repo.insert_order(session, user_id, total, currency)
+    except IntegrityError as exc:
+        if constraint_name(exc) == repo.PENDING_ORDER_INDEX:
+            raise await _pending_order_exists(session, user_id) from None
+        raise
+    await repo.insert_items(session, order_id, lines)
+    await cart_repo.delete_items_by_id(session, [ln["item_id"] for ln in lines])
+    return await order_detail(session, order_id, user_id)
+
+
+async def list_orders(
+    session: AsyncSession, user_id: int, status: OrderStatus | None, limit: int, offset: int
+) -> repo.Page:
+    return await repo.order_page(session, user_id, status, limit, offset)
+
+
+async def list_purchases(session: AsyncSession, user_id: int, limit: int, offset: int) -> repo.Page:
+    return await repo.purchase_page(session, user_id, limit, offset)
