@@ -85,6 +85,21 @@ class EmulatorControl:
         assert response.status_code == 200, response.text
         return list(response.json()["data"])
 
+    async def idempotency_key_of(self, stripe_refund_id: str) -> str | None:
+        """The Idempotency-Key of the request that created this refund (its refund.created
+        event records the request)."""
+        response = await self._http.get(
+            "/v1/events",
+            params={"type": "refund.created", "limit": 100},
+            headers={"Authorization": f"Bearer {self._key}"},
+        )
+        assert response.status_code == 200, response.text
+        for event in response.json()["data"]:
+            if event["data"]["object"]["id"] == stripe_refund_id:
+                key: str | None = event["request"]["idempotency_key"]
+                return key
+        raise AssertionError(f"no refund.created event for {stripe_refund_id}")
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
