@@ -10,7 +10,7 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, cart, health, movies, orders, purchases, sessions
+from api import accounts, cart, health, movies, orders, purchases, refunds, sessions
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     app.register_blueprint(sessions.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(movies.bp)
+    app.register_blueprint(refunds.bp)
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_catalog_caching(app)

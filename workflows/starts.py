@@ -18,8 +18,16 @@ from temporalio.common import (
 )
 
 from domain.config import Settings
-from workflows.ids import USER_ID, account_notice_workflow_id, registration_workflow_id
+from workflows.ids import (
+    ORDER_ID,
+    USER_ID,
+    account_notice_workflow_id,
+    refund_workflow_id,
+    registration_workflow_id,
+)
 from workflows.messages import AccountNoticeInput, RegistrationInput
+from workflows.refund import RefundWorkflow
+from workflows.refund_messages import RefundInput
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
 
 
@@ -63,4 +71,25 @@ def account_notice_start(settings: Settings, user_id: int) -> StartSpec:
         id=account_notice_workflow_id(user_id),
         summary=f"Notice to user {user_id}: someone tried to register their email",
         search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
+
+
+def refund_start(settings: Settings, refund_id: int, order_id: int, user_id: int) -> StartSpec:
+    # One run per refund row: a repeated start while it runs joins it (USE_EXISTING); after it
+    # failed or was terminated a new one may take over (the row says where it stands).
+    return StartSpec(
+        RefundWorkflow.run,
+        RefundInput(
+            refund_id=refund_id,
+            order_id=order_id,
+            user_id=user_id,
+            poll_interval_seconds=settings.refund_poll_interval_seconds,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+        ),
+        id=refund_workflow_id(refund_id),
+        summary=f"Refund {refund_id} of order {order_id} (user {user_id})",
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(ORDER_ID, order_id), SearchAttributePair(USER_ID, user_id)]
+        ),
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     )

@@ -253,7 +253,24 @@ class Purchase(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # One refund in flight per payment: a second request joins it (or is a 409).
+        Index(
+            "uq_refunds_payment_id_in_flight",
+            "payment_id",
+            unique=True,
+            postgresql_where=text("status IN ('requested', 'pending')"),
+        ),
+        # The automatic refund of a payment that came too late is made once (a failed one may
+        # be followed by another).
+        Index(
+            "uq_refunds_payment_id_not_payable",
+            "payment_id",
+            unique=True,
+            postgresql_where=text("reason = 'order_not_payable' AND status <> 'failed'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     payment_id: Mapped[int] = mapped_column(
