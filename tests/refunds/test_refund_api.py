@@ -26,7 +26,6 @@ from tests.refunds.support import (
 from tests.support import text_of, wait_for_mail
 from tests.workflows.support import eventually, history_text, maybe_record
 from workflows.ids import refund_workflow_id
-from workflows.refund import RefundWorkflow
 from workflows.refund_messages import RefundResult
 
 __all__ = ["buyer", "moderator", "refund_env"]  # fixtures used by name
@@ -46,7 +45,9 @@ async def _refund(api: TestClientProtocol, order_id: int, headers: dict[str, str
 
 
 async def _result(stack: Stack, refund_id: int) -> RefundResult:
-    handle = stack.client.get_workflow_handle_for(RefundWorkflow.run, refund_workflow_id(refund_id))
+    handle = stack.client.get_workflow_handle(
+        refund_workflow_id(refund_id), result_type=RefundResult
+    )
     return await asyncio.wait_for(handle.result(), timeout=60)
 
 

@@ -24,7 +24,7 @@ from tests.support import text_of, wait_for_mail
 from tests.workflows.support import eventually, maybe_record
 from workflows.ids import refund_workflow_id
 from workflows.refund import RefundWorkflow
-from workflows.refund_messages import RefundProgress
+from workflows.refund_messages import RefundProgress, RefundResult
 from workflows.starts import refund_start
 from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
@@ -58,8 +58,8 @@ async def test_stripe_failing_shows_retrying_then_the_refund_completes(
     during = await snapshot(stack, paid)
     assert during.order_status == "paid" and during.owned_movies == movies
 
-    handle = stack.client.get_workflow_handle_for(
-        RefundWorkflow.run, refund_workflow_id(body["refund_id"])
+    handle = stack.client.get_workflow_handle(
+        refund_workflow_id(body["refund_id"]), result_type=RefundResult
     )
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "succeeded"
     after = await snapshot(stack, paid)
@@ -78,8 +78,8 @@ async def test_a_pending_refund_is_settled_by_polling_stripe(
         prices=[Decimal("4.00")], card=PENDING_THEN_SUCCEEDED,
     )  # fmt: skip
     body = await _refund(refund_env.api, paid.order_id, buyer.headers)
-    handle = stack.client.get_workflow_handle_for(
-        RefundWorkflow.run, refund_workflow_id(body["refund_id"])
+    handle = stack.client.get_workflow_handle(
+        refund_workflow_id(body["refund_id"]), result_type=RefundResult
     )
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "succeeded"
     progress = await handle.query(RefundWorkflow.status)
@@ -99,8 +99,8 @@ async def test_a_pending_refund_is_settled_by_a_stripe_event_signal(
     # Polls would come only after an hour: the event must be what settles it.
     async with refund_env.api_with(stack, refund_poll_interval_seconds=3600) as api:
         body = await _refund(api, paid.order_id, buyer.headers)
-    handle = stack.client.get_workflow_handle_for(
-        RefundWorkflow.run, refund_workflow_id(body["refund_id"])
+    handle = stack.client.get_workflow_handle(
+        refund_workflow_id(body["refund_id"]), result_type=RefundResult
     )
 
     async def stripe_accepted() -> bool:
