@@ -14,18 +14,26 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.maintenance import MaintenanceActivities
+from activities.payments import PaymentActivities
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer
 from domain.security import OneTimeTokens
+from domain.stripe import StripeGateway
+from workflows.checkout import CheckoutWorkflow
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
 from workflows.schedules import upsert_schedules
 
 log = logging.getLogger("cinema.worker")
 
-WORKFLOWS: Sequence[type] = (RegistrationWorkflow, AccountNoticeWorkflow, TokenCleanupWorkflow)
+WORKFLOWS: Sequence[type] = (
+    RegistrationWorkflow,
+    AccountNoticeWorkflow,
+    TokenCleanupWorkflow,
+    CheckoutWorkflow,
+)
 
 
 def build_activities(settings: Settings, sessions: Any) -> list[Any]:
@@ -36,7 +44,14 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
         one_time_tokens=OneTimeTokens(settings),
         email_from=settings.email_from,
     )
-    return [*account.all(), *MaintenanceActivities(sessions).all()]
+    payments = PaymentActivities(
+        sessions=sessions,
+        gateway=StripeGateway(settings),
+        mailer=Mailer(settings),
+        renderer=EmailRenderer(settings.public_base_url),
+        settings=settings,
+    )
+    return [*account.all(), *MaintenanceActivities(sessions).all(), *payments.all()]
 
 
 def build_worker(client: Client, settings: Settings, activities: list[Any]) -> Worker:

@@ -15,6 +15,7 @@ SUBJECTS = {
     "activation": "Activate your Online Cinema account",
     "activation_confirmation": "Your Online Cinema account is active",
     "account_exists": "Someone tried to register with your email",
+    "receipt": "Your Online Cinema receipt",
 }
 
 
