@@ -50,7 +50,7 @@ async def open_shop(
     config.accesslog = None
     config.errorlog = None
     stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
     activities = (
         replacements(settings) if replacements else build_activities(settings, stack.sessions)
     )
