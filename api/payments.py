@@ -154,14 +154,16 @@ async def _hand_on(event: dict[str, Any]) -> None:
     svc = services()
     route = events.route(event)
     if route.kind == "checkout":
-        assert route.target_id is not None
+        assert route.target_id is not None and route.signal is not None
         async with transaction(svc.sessions) as session:
-            owner = await payments.order_owner(session, route.target_id)
-        if owner is None:
+            order = await payments.event_order(session, route.target_id)
+        if order is None:
             log.warning("stripe event %s names unknown order %s", event["id"], route.target_id)
             return
-        # Signal-with-start: a run that ended (a late event) is followed by one that handles it.
-        start = checkout_start(svc.settings, route.target_id, owner)
+        if route.signal.type in events.NO_MONEY and order.status != OrderStatus.PENDING:
+            return  # an expiry or failure for a settled order: nothing left to decide
+        # Signal-with-start: a run that ended (a late payment) is followed by one handling it.
+        start = checkout_start(svc.settings, order.id, order.user_id)
         await svc.temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
     elif route.kind == "payment_failed":
         assert route.target_id is not None

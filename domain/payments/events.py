@@ -20,6 +20,8 @@ CHECKOUT_EVENTS = frozenset(
         "checkout.session.expired",
     ]
 )
+# Checkout events that carry no money: for an order already settled they need no workflow.
+NO_MONEY = frozenset(["checkout.session.async_payment_failed", "checkout.session.expired"])
 PAYMENT_FAILED = "payment_intent.payment_failed"
 REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
 MAX_ID = 2**63 - 1  # bigint

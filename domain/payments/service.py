@@ -106,9 +106,8 @@ async def record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     return handled is not None
 
 
-async def order_owner(session: AsyncSession, order_id: int) -> int | None:
-    order = await repo.order_ref(session, order_id)
-    return None if order is None else order.user_id
+async def event_order(session: AsyncSession, order_id: int) -> OrderRef | None:
+    return await repo.order_ref(session, order_id)
 
 
 async def mark_handled(session: AsyncSession, event_id: str) -> None:
