@@ -14,6 +14,7 @@ from domain.db import SessionFactory, transaction
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer, build_message
 from domain.models import CheckoutSessionStatus, OrderStatus
+from domain.payments import payment_repository as ledger
 from domain.payments import repository as repo
 from domain.stripe import (
     CheckoutLine,
@@ -23,14 +24,6 @@ from domain.stripe import (
     StripeUnavailable,
     from_minor_units,
     minor_units,
-)
-from workflows.checkout import (
-    CANCEL_ORDER,
-    CREATE_SESSION,
-    EXPIRE_SESSIONS,
-    LOAD_ORDER,
-    RECORD_PAYMENT,
-    SEND_RECEIPT,
 )
 from workflows.checkout_messages import (
     CancelledOrder,
@@ -45,6 +38,14 @@ from workflows.checkout_messages import (
     RecordedPayment,
     RecordPayment,
     SendReceipt,
+)
+from workflows.checkout_policy import (
+    CANCEL_ORDER,
+    CREATE_SESSION,
+    EXPIRE_SESSIONS,
+    LOAD_ORDER,
+    RECORD_PAYMENT,
+    SEND_RECEIPT,
 )
 
 
@@ -166,11 +167,11 @@ class PaymentActivities:
         still pending and the amount and currency are the snapshot's, the order is paid, with
         its payment lines and purchases. Otherwise the payment stays `applied` false."""
         async with transaction(self._sessions) as session:
-            order = await repo.lock_order(session, data.order_id)
+            order = await ledger.lock_order(session, data.order_id)
             if order is None:
                 raise _order_not_found(data.order_id)
             currency = data.currency.lower() or order.currency
-            payment_id = await repo.insert_payment(
+            payment_id = await ledger.insert_payment(
                 session,
                 order_id=order.id,
                 amount=from_minor_units(data.amount_total, currency),
@@ -180,7 +181,9 @@ class PaymentActivities:
             )
             await repo.set_session_status(session, data.session_id, CheckoutSessionStatus.COMPLETE)
             if payment_id is None:  # recorded before (a retry, or a second event about it)
-                found = await repo.payment_of_session(session, data.session_id, data.payment_intent)
+                found = await ledger.payment_of_session(
+                    session, data.session_id, data.payment_intent
+                )
                 assert found is not None, "a conflicting payment exists"
                 return RecordedPayment(found[0], found[1], str(order.status))
             matches = currency == order.currency and data.amount_total == minor_units(
@@ -189,7 +192,7 @@ class PaymentActivities:
             applied = (
                 matches
                 and order.status == OrderStatus.PENDING
-                and await repo.apply_payment(session, order.id, payment_id)
+                and await ledger.apply_payment(session, order.id, payment_id)
             )
             status = OrderStatus.PAID if applied else order.status
         activity.logger.info(
@@ -209,7 +212,7 @@ class PaymentActivities:
     @activity.defn(name=SEND_RECEIPT)
     async def send_receipt(self, data: SendReceipt) -> None:
         async with transaction(self._sessions) as session:
-            found = await repo.receipt(session, data.payment_id)
+            found = await ledger.receipt(session, data.payment_id)
         if found is None:
             raise ApplicationError(
                 f"payment {data.payment_id} does not exist",

@@ -23,6 +23,29 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.checkout_policy import (
+    ASYNC_FAILED,
+    ASYNC_SUCCEEDED,
+    CANCEL_ORDER,
+    COMPLETED,
+    CREATE_RETRY,
+    CREATE_SESSION,
+    DB_RETRY,
+    DB_TIMEOUT,
+    EMAIL_TIMEOUT,
+    EXPIRE_SESSIONS,
+    EXPIRED,
+    LOAD_ORDER,
+    PAYMENT_FAILED,
+    RECORD_PAYMENT,
+    REUSE_MARGIN,
+    SEND_RECEIPT,
+    SESSION_MARGIN,
+    STRIPE_MIN_SESSION,
+    STRIPE_RETRY,
+    STRIPE_TIMEOUT,
+)
+
 with workflow.unsafe.imports_passed_through():
     from workflows.checkout_messages import (
         CancelCheckout,
@@ -45,47 +68,6 @@ with workflow.unsafe.imports_passed_through():
         SendReceipt,
     )
     from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
-
-# Activity names (never rename: running histories refer to them).
-LOAD_ORDER = "load_checkout_order"
-CREATE_SESSION = "create_checkout_session"
-EXPIRE_SESSIONS = "expire_checkout_sessions"
-RECORD_PAYMENT = "record_payment"
-CANCEL_ORDER = "cancel_order"
-SEND_RECEIPT = "send_receipt"
-
-STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
-# Stripe measures from its clock when the activity runs, a little after the workflow decided.
-SESSION_MARGIN = timedelta(minutes=2)
-# A session this close to its expiry (or a deadline this close) is not worth handing out.
-REUSE_MARGIN = timedelta(minutes=1)
-
-COMPLETED = "checkout.session.completed"
-ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
-ASYNC_FAILED = "checkout.session.async_payment_failed"
-EXPIRED = "checkout.session.expired"
-PAYMENT_FAILED = "payment_intent.payment_failed"
-
-DB_TIMEOUT = timedelta(seconds=30)
-STRIPE_TIMEOUT = timedelta(seconds=60)
-EMAIL_TIMEOUT = timedelta(seconds=60)
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["OrderNotFound"],
-)
-STRIPE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["OrderNotFound", "StripeRejected"],
-)
-# A person waits for the checkout URL: a few quick tries, then a clear answer.
-CREATE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=4),
-    maximum_attempts=5,
-    non_retryable_error_types=["OrderNotFound", "OrderNotPending", "StripeRejected"],
-)
 
 
 @dataclass

@@ -16,7 +16,9 @@ from domain.errors import (
     OrderNotPending,
 )
 from domain.models import CheckoutSessionStatus, OrderStatus
+from domain.payments import event_repository as stripe_events
 from domain.payments import events
+from domain.payments import payment_repository as ledger
 from domain.payments import repository as repo
 from domain.payments.repository import OrderRef
 
@@ -72,7 +74,7 @@ async def cancel_without_checkout(session: AsyncSession, order_id: int) -> None:
 async def list_payments(
     session: AsyncSession, user_id: int, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    return await repo.payments_page(session, user_id, limit, offset)
+    return await ledger.payments_page(session, user_id, limit, offset)
 
 
 async def order_of_session(session: AsyncSession, stripe_session_id: str) -> OrderRef:
@@ -92,7 +94,7 @@ async def order_for_landing(session: AsyncSession, order_id: int) -> OrderRef:
 # --- the webhook ------------------------------------------------------------------------------
 async def record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """Store a verified event once; True if it was handed on already (a duplicate)."""
-    handled = await repo.record_event(
+    handled = await stripe_events.record_event(
         session,
         event_id=str(event["id"]),
         type=str(event["type"]),
@@ -111,4 +113,4 @@ async def event_order(session: AsyncSession, order_id: int) -> OrderRef | None:
 
 
 async def mark_handled(session: AsyncSession, event_id: str) -> None:
-    await repo.mark_event_handled(session, event_id)
+    await stripe_events.mark_event_handled(session, event_id)
