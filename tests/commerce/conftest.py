@@ -5,6 +5,7 @@ emulator, reset and pointed at this API for each test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,13 +15,12 @@ import httpx
 import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-from temporalio.worker import Worker
 
 from api.app import create_app
 from devstack.ports import free_port
 from tests.commerce.support import Shop
 from tests.conftest import Stack, StripeEmulator
-from worker import WORKFLOWS, build_activities
+from worker import build_activities
 
 
 @asynccontextmanager
@@ -29,11 +29,13 @@ async def open_shop(
     emulator: StripeEmulator,
     *,
     replacements: Callable[[Any], list[Any]] | None = None,
+    run_worker: bool = True,
     **overrides: object,
 ) -> AsyncIterator[Shop]:
     """Serve the API on a free port and run a worker, both with the emulator's Stripe settings.
 
-    `replacements(settings)` may return the worker's activities instead of the real ones.
+    `replacements(settings)` may return the worker's activities instead of the real ones;
+    with `run_worker=False` the test runs its workers itself (`shop.worker()`).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -54,12 +56,6 @@ async def open_shop(
     activities = (
         replacements(settings) if replacements else build_activities(settings, stack.sessions)
     )
-    worker = Worker(
-        stack.client,
-        task_queue=settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities,
-    )
     async with (
         httpx.AsyncClient(base_url=base, timeout=60) as http,
         httpx.AsyncClient(base_url=emulator.url, timeout=30) as emu,
@@ -72,6 +68,7 @@ async def open_shop(
                 await asyncio.sleep(0.05)
         shop = Shop(stack, settings, base, http, emu, emulator)
         await shop.reset_emulator(webhook_url=f"{base}/payments/webhook/")
+        worker = shop.worker(activities) if run_worker else contextlib.nullcontext()
         try:
             async with worker:
                 yield shop

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from quart.typing import TestClientProtocol
 from sqlalchemy import select, text
+from temporalio.worker import Worker
 
 from domain.config import Settings
 from domain.db import transaction
@@ -23,6 +24,7 @@ from domain.models import Order, OrderItem, UserGroup
 from tests.api.catalog_support import account, create_movie
 from tests.conftest import Stack, StripeEmulator
 from tests.support import bearer, login
+from worker import WORKFLOWS, build_activities
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -43,6 +45,15 @@ class Shop:
     http: httpx.AsyncClient  # the API, over HTTP
     emu: httpx.AsyncClient  # the Stripe emulator (/v1 and /_emulator)
     emulator: StripeEmulator
+
+    def worker(self, activities: list[Any] | None = None) -> Worker:
+        """A worker on this shop's task queue (real activities unless given)."""
+        return Worker(
+            self.stack.client,
+            task_queue=self.settings.temporal_task_queue,
+            workflows=list(WORKFLOWS),
+            activities=activities or build_activities(self.settings, self.stack.sessions),
+        )
 
     async def reset_emulator(self, *, webhook_url: str | None) -> None:
         assert (await self.emu.post("/_emulator/reset")).status_code == 200

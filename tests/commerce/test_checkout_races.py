@@ -11,7 +11,15 @@ from quart.typing import TestClientProtocol
 from temporalio import activity
 
 from tests.commerce.conftest import open_shop
-from tests.commerce.support import Shop, buyer, movies, order_status_becomes, pending_order, rows
+from tests.commerce.support import (
+    Shop,
+    buyer,
+    eventually,
+    movies,
+    order_status_becomes,
+    pending_order,
+    rows,
+)
 from tests.conftest import Stack, StripeEmulator
 from tests.support import wait_for_mail
 from tests.workflows.support import activities_replacing
@@ -76,3 +84,36 @@ async def test_a_payment_committed_by_a_crashed_attempt_is_recorded_once(
     ) == [(2,)]
     receipts = [m for m in stack.mail.messages if "receipt" in str(m["Subject"])]
     assert len([m for m in receipts if me.email in str(m["To"])]) == 1
+
+
+async def test_a_payment_made_while_no_worker_runs_is_recorded_once_it_is_back(
+    client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
+) -> None:
+    me = await buyer(client, stack)
+    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    async with open_shop(stack, stripe_emulator, run_worker=False) as shop:
+        async with shop.worker():
+            session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+        # The worker is gone: Stripe takes the money and its webhook is accepted (the event
+        # is recorded and signalled), but nothing can record the payment yet.
+        assert (await shop.pay(session_id)).status_code == 200
+
+        async def handed_on() -> bool:
+            found = await rows(
+                stack,
+                "SELECT count(*) FROM stripe_events WHERE object_id = :s "
+                "AND type = 'checkout.session.completed' AND handled_at IS NOT NULL",
+                s=session_id,
+            )
+            return bool(found[0][0])
+
+        await eventually(handed_on, what="the completed event handed to Temporal")
+        assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [
+            ("pending",)
+        ]
+        async with shop.worker():
+            await order_status_becomes(stack, order_id, "paid")
+            await wait_for_mail(stack.mail, me.email, "receipt")
+    assert await rows(stack, "SELECT count(*) FROM payments WHERE order_id = :o", o=order_id) == [
+        (1,)
+    ]
