@@ -117,3 +117,37 @@ async def test_a_payment_made_while_no_worker_runs_is_recorded_once_it_is_back(
     assert await rows(stack, "SELECT count(*) FROM payments WHERE order_id = :o", o=order_id) == [
         (1,)
     ]
+
+
+async def test_a_lost_answer_from_stripe_is_retried_under_the_same_key(
+    client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
+) -> None:
+    """Stripe makes the session but its answer never arrives: the retry carries the same
+    idempotency key, so it gets that session back instead of making a second one."""
+    me = await buyer(client, stack)
+    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    async with open_shop(stack, stripe_emulator, stripe_timeout_seconds=1) as shop:
+        # The first try makes the session but answers too late; the client's own retry (same
+        # key) meets a 500: the activity fails, and its next attempt must not make another.
+        await shop.fault("api", "timeout", count=1, seconds=3, after=True)
+        await shop.fault("api", "500", count=1)
+        session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+        made = (await shop.stripe_get("/checkout/sessions"))["data"]
+        assert [s["id"] for s in made] == [session_id]
+
+
+async def test_stripe_refusing_the_session_is_a_502_and_nothing_is_stored(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me = await buyer(client, stack)
+    # Below Stripe's minimum charge (0.50 USD): Stripe refuses the session.
+    order_id = await pending_order(stack, me.id, await movies(client, stack, "0.10"))
+    response = await shop.checkout(me, order_id)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "payment_provider_error"
+    assert await rows(
+        stack, "SELECT count(*) FROM checkout_sessions WHERE order_id = :o", o=order_id
+    ) == [(0,)]
+    assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [
+        ("pending",)
+    ]
