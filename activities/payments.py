@@ -184,8 +184,14 @@ class PaymentActivities:
                 found = await ledger.payment_of_session(
                     session, data.session_id, data.payment_intent
                 )
-                assert found is not None, "a conflicting payment exists"
-                return RecordedPayment(found[0], found[1], str(order.status))
+                if found is None or found[1] != order.id:
+                    # Stripe's ids are recorded for another order: never count them for this one.
+                    raise ApplicationError(
+                        f"session {data.session_id} is recorded for another order",
+                        type="PaymentOfAnotherOrder",
+                        non_retryable=True,
+                    )
+                return RecordedPayment(found[0], found[2], str(order.status))
             matches = currency == order.currency and data.amount_total == minor_units(
                 order.total_amount, order.currency
             )

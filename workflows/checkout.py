@@ -124,7 +124,7 @@ class CheckoutWorkflow:
                 continue
             async with self._lock:
                 while self._inbox:
-                    await self._handle(self._inbox.pop(0))
+                    await self._handle_safely(self._inbox.pop(0))
             while self._receipts_due:
                 await self._send_receipt(self._receipts_due.pop(0))
             if self._outcome is not None:
@@ -166,6 +166,15 @@ class CheckoutWorkflow:
         self._seen.add(event.event_id)
         self._status.events_seen += 1
         self._inbox.append(event)
+
+    async def _handle_safely(self, event: StripeEventSignal) -> None:
+        """An event that cannot be acted on (an activity refused it for good) is reported in
+        the status for an operator; the checkout goes on."""
+        try:
+            await self._handle(event)
+        except ActivityError as err:
+            self._status.problems.append(f"{event.event_id}: {_error_type(err) or 'failed'}")
+            self._set_state(self._status.state)
 
     async def _handle(self, event: StripeEventSignal) -> None:
         if event.type in (COMPLETED, ASYNC_SUCCEEDED):

@@ -75,6 +75,8 @@ class CheckoutStatus:
     refund_ids: list[int] = field(default_factory=list)
     last_decline: str | None = None
     order_status: str | None = None
+    # Events an activity refused for good ("evt_...: PaymentOfAnotherOrder"): for an operator.
+    problems: list[str] = field(default_factory=list)
 
 
 # --- activity inputs and results -------------------------------------------------------------

@@ -34,7 +34,7 @@ EMAIL_TIMEOUT = timedelta(seconds=60)
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["OrderNotFound"],
+    non_retryable_error_types=["OrderNotFound", "PaymentOfAnotherOrder"],
 )
 STRIPE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -67,13 +67,14 @@ async def insert_payment(
 
 async def payment_of_session(
     session: AsyncSession, stripe_session_id: str, payment_intent: str | None
-) -> tuple[int, bool] | None:
-    """(id, applied) of the payment recorded for this session (or PaymentIntent)."""
+) -> tuple[int, int, bool] | None:
+    """(id, order id, applied) of the payment recorded for this session (or PaymentIntent)."""
     condition = Payment.stripe_checkout_session_id == stripe_session_id
     if payment_intent:
         condition = condition | (Payment.stripe_payment_intent_id == payment_intent)
-    row = (await session.execute(select(Payment.id, Payment.applied).where(condition))).first()
-    return None if row is None else (int(row.id), bool(row.applied))
+    query = select(Payment.id, Payment.order_id, Payment.applied).where(condition)
+    row = (await session.execute(query)).first()
+    return None if row is None else (int(row.id), int(row.order_id), bool(row.applied))
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
