@@ -150,14 +150,19 @@ class PaymentActivities:
         states = []
         for session_id in open_ids:
             try:
-                info = await self._stripe.expire_checkout_session(session_id)
-            except (StripeRejected, StripeUnavailable) as exc:
+                state = _state(await self._stripe.expire_checkout_session(session_id))
+            except StripeRejected as exc:
+                if exc.status != 404:
+                    raise _stripe_error(exc) from None
+                # Stripe does not know it (any more): it can take no money.
+                state = CheckoutSessionState(session_id, "expired", "unpaid", 0, "")
+            except StripeUnavailable as exc:
                 raise _stripe_error(exc) from None
-            states.append(_state(info))
-            if info.status != "open":
+            states.append(state)
+            if state.status != "open":
                 async with transaction(self._sessions) as session:
                     await repo.set_session_status(
-                        session, info.id, CheckoutSessionStatus(info.status)
+                        session, session_id, CheckoutSessionStatus(state.status)
                     )
         return ExpiredCheckoutSessions(states)
 

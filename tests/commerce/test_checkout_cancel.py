@@ -4,6 +4,7 @@ Stripe took before wins; a payment that comes too late is recorded but never app
 from __future__ import annotations
 
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
@@ -186,3 +187,25 @@ async def test_an_expired_session_near_the_deadline_cancels_the_order(
         # Well before the 50 s deadline: the expired event itself settles it.
         order = await order_status_becomes(stack, order_id, "cancelled", timeout=20)
         assert order.cancel_reason == "expired"
+
+
+async def test_cancel_treats_a_session_stripe_does_not_know_as_closed(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me = await buyer(client, stack)
+    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    await shop.checkout_ok(me, order_id)
+    # A session row Stripe has no record of (e.g. made with another account's key).
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO checkout_sessions (order_id, stripe_session_id, url, amount_total, "
+                "currency, expires_at) VALUES (:o, 'cs_test_unknown', 'x', 500, 'usd', now())"
+            ),
+            {"o": order_id},
+        )
+    response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert response.status_code == 200, response.text
+    assert await rows(
+        stack, "SELECT DISTINCT status FROM checkout_sessions WHERE order_id = :o", o=order_id
+    ) == [("expired",)]
