@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.maintenance import MaintenanceActivities
+from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory
@@ -21,6 +22,7 @@ from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer
 from domain.security import OneTimeTokens
 from domain.stripe import StripeGateway
+from workflows.checkout import CheckoutWorkflow
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.refund import RefundWorkflow
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
@@ -33,6 +35,7 @@ WORKFLOWS: Sequence[type] = (
     AccountNoticeWorkflow,
     TokenCleanupWorkflow,
     RefundWorkflow,
+    CheckoutWorkflow,
 )
 
 
@@ -44,14 +47,30 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
         one_time_tokens=OneTimeTokens(settings),
         email_from=settings.email_from,
     )
+    # One gateway, mailer and renderer serve every activity class (one HTTP pool, one SMTP
+    # configuration).
+    gateway, mailer = StripeGateway(settings), Mailer(settings)
+    renderer = EmailRenderer(settings.public_base_url)
     refunds = RefundActivities(
         sessions=sessions,
-        gateway=StripeGateway(settings),
-        mailer=Mailer(settings),
-        renderer=EmailRenderer(settings.public_base_url),
+        gateway=gateway,
+        mailer=mailer,
+        renderer=renderer,
         email_from=settings.email_from,
     )
-    return [*account.all(), *MaintenanceActivities(sessions).all(), *refunds.all()]
+    payments = PaymentActivities(
+        sessions=sessions,
+        gateway=gateway,
+        mailer=mailer,
+        renderer=renderer,
+        settings=settings,
+    )
+    return [
+        *account.all(),
+        *MaintenanceActivities(sessions).all(),
+        *payments.all(),
+        *refunds.all(),
+    ]
 
 
 def build_worker(client: Client, settings: Settings, activities: list[Any]) -> Worker:

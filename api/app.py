@@ -10,7 +10,18 @@ from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
 
-from api import accounts, cart, health, movies, orders, purchases, refunds, sessions
+from api import (
+    accounts,
+    cart,
+    checkout,
+    health,
+    movies,
+    orders,
+    payments,
+    purchases,
+    refunds,
+    sessions,
+)
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
@@ -21,6 +32,7 @@ from domain.config import Settings
 from domain.db import autocommit_engine, create_engine, create_session_factory
 from domain.redis_store import create_redis
 from domain.security import OneTimeTokens, PasswordHasher, TokenService
+from domain.stripe import StripeGateway
 
 log = logging.getLogger("cinema.api")
 
@@ -72,6 +84,8 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     app.register_blueprint(health.bp)
     app.register_blueprint(movies.bp)
     app.register_blueprint(refunds.bp)
+    app.register_blueprint(checkout.bp)
+    app.register_blueprint(payments.bp)
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_catalog_caching(app)
@@ -91,6 +105,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
             hasher=PasswordHasher(settings),
             tokens=TokenService(settings),
             one_time_tokens=OneTimeTokens(settings),
+            stripe=StripeGateway(settings),
         )
 
     @app.after_serving

@@ -12,6 +12,7 @@ from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import SessionFactory
 from domain.security import OneTimeTokens, PasswordHasher, TokenService
+from domain.stripe import StripeGateway
 
 EXTENSION_KEY = "cinema"
 
@@ -27,6 +28,7 @@ class Services:
     hasher: PasswordHasher
     tokens: TokenService
     one_time_tokens: OneTimeTokens
+    stripe: StripeGateway
 
 
 def services() -> Services:

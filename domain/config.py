@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # After a session's expiry, how long the checkout waits for Stripe's expired event before
     # asking Stripe itself.
     checkout_expiry_grace_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # How long an order may wait for its payment from its first checkout (unset: the session
+    # lifetime). New sessions are made within it; when it ends the order is cancelled.
+    checkout_payment_window_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     # A buyer may ask for a refund this long after paying.
     refund_window_days: int = Field(default=14, ge=0, le=365)
     # A refund Stripe has not settled is re-read this often when no event comes.
@@ -126,6 +129,10 @@ class Settings(BaseSettings):
                 f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
             )
         return self
+
+    @property
+    def payment_window_seconds(self) -> int:
+        return self.checkout_payment_window_seconds or self.checkout_session_ttl_seconds
 
     @property
     def public_base(self) -> str:

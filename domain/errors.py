@@ -209,16 +209,12 @@ class PendingOrderExists(Conflict):
     default_detail = "You already have a pending order: pay for it or cancel it first."
 
 
+# --- commerce: checkout and payments ---------------------------------------------------------
+
+
 class OrderNotFound(NotFound):
     code = "order_not_found"
     default_detail = "Order with the given id was not found."
-
-
-class OrderNotPending(Conflict):
-    """Carries `status`: the order's current status."""
-
-    code = "order_not_pending"
-    default_detail = "The order is no longer pending."
 
 
 # --- refunds ----------------------------------------------------------------------------------
@@ -274,3 +270,44 @@ class UnknownOrderItems(DomainError):
     status = 422
     code = "unknown_order_items"
     default_detail = "Some lines to refund are not part of this payment."
+
+
+class NoPendingOrder(NotFound):
+    code = "no_pending_order"
+    default_detail = "You have no pending order."
+
+
+class CheckoutSessionNotFound(NotFound):
+    code = "checkout_session_not_found"
+    default_detail = "No checkout session with the given id."
+
+
+class OrderNotPending(Conflict):
+    """Carries the order's `order_status` (paid, cancelled, refunded)."""
+
+    code = "order_not_pending"
+    default_detail = "The order is not pending."
+
+
+class OrderPaid(Conflict):
+    """A cancel lost the race: Stripe had already taken the payment."""
+
+    code = "order_paid"
+    default_detail = "The order was paid before it could be cancelled; request a refund instead."
+
+
+class InvalidWebhookSignature(DomainError):
+    status = 400
+    code = "invalid_signature"
+    default_detail = "Missing or invalid Stripe signature."
+
+
+class PaymentProviderError(DomainError):
+    status = 502
+    code = "payment_provider_error"
+    default_detail = "The payment provider refused to open a checkout for this order."
+
+
+class PaymentProviderUnavailable(ServiceUnavailable):
+    code = "payment_provider_unavailable"
+    default_detail = "The payment provider is unavailable; try again shortly."

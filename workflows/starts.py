@@ -18,10 +18,13 @@ from temporalio.common import (
 )
 
 from domain.config import Settings
+from workflows.checkout import CheckoutWorkflow
+from workflows.checkout_messages import CheckoutInput
 from workflows.ids import (
     ORDER_ID,
     USER_ID,
     account_notice_workflow_id,
+    checkout_workflow_id,
     refund_workflow_id,
     registration_workflow_id,
 )
@@ -92,4 +95,25 @@ def refund_start(settings: Settings, refund_id: int, order_id: int, user_id: int
             [SearchAttributePair(ORDER_ID, order_id), SearchAttributePair(USER_ID, user_id)]
         ),
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    )
+
+
+def checkout_start(settings: Settings, order_id: int, user_id: int) -> StartSpec:
+    # USE_EXISTING: every checkout call and webhook of a running checkout reaches that run; a
+    # run that ended is followed by a new one (a late Stripe event is still handled).
+    return StartSpec(
+        CheckoutWorkflow.run,
+        CheckoutInput(
+            order_id=order_id,
+            user_id=user_id,
+            session_ttl_seconds=settings.checkout_session_ttl_seconds,
+            payment_window_seconds=settings.payment_window_seconds,
+            expiry_grace_seconds=settings.checkout_expiry_grace_seconds,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+        ),
+        id=checkout_workflow_id(order_id),
+        summary=f"Checkout of order {order_id} (user {user_id})",
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(ORDER_ID, order_id), SearchAttributePair(USER_ID, user_id)]
+        ),
     )

@@ -18,6 +18,7 @@ SUBJECTS = {
     "refund_succeeded": "Your Online Cinema refund is done",
     "refund_failed": "Your Online Cinema refund could not be completed",
     "refund_late_payment": "We have returned your late payment",
+    "receipt": "Your Online Cinema receipt",
 }
 
 

@@ -1,0 +1,229 @@
+"""Payments: open a checkout, the Stripe webhook, the caller's payments, and the landing pages
+Stripe sends the buyer back to."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+from quart import Blueprint, request
+from quart_schema import (
+    document_request,
+    security_scheme,
+    tag_blueprint,
+    validate_querystring,
+    validate_response,
+)
+
+from api.auth import current_user, require_user
+from api.checkout import CheckoutSessionOut, open_checkout
+from api.pagination import PageLinks, PageQuery, page_links
+from api.schemas import BEARER, MessageResponse, Strict, error_responses
+from api.services import services
+from domain.db import transaction
+from domain.errors import InvalidFields, InvalidWebhookSignature
+from domain.models import OrderStatus
+from domain.payments import events
+from domain.payments import service as payments
+from domain.payments.events import MAX_ID
+from domain.stripe import InvalidWebhook, StripeFailure
+from workflows.ids import checkout_workflow_id, refund_workflow_id
+from workflows.starts import checkout_start
+from workflows.stripe_events import STRIPE_EVENT_SIGNAL
+
+log = logging.getLogger("cinema.api.payments")
+bp = Blueprint("payments", __name__, url_prefix="/payments")
+tag_blueprint(bp, ["payments"])
+M = TypeVar("M", bound=BaseModel)
+
+
+class CheckoutSessionBody(Strict):
+    order_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Default: your pending order."
+    )
+
+
+class RefundOut(BaseModel):
+    id: int
+    amount: Decimal
+    status: str
+
+
+class PaymentOut(BaseModel):
+    id: int
+    order_id: int
+    amount: Decimal = Field(description='A decimal string, e.g. "9.99".')
+    currency: str
+    status: str = Field(description="successful | partially_refunded | refunded")
+    applied: bool = Field(
+        description="False for a payment that came when its order could no longer be paid "
+        "(it is refunded automatically)."
+    )
+    refunded_amount: Decimal
+    stripe_checkout_session_id: str
+    stripe_payment_intent_id: str | None
+    created_at: datetime
+    refunds: list[RefundOut]
+
+
+class PaymentList(PageLinks):
+    payments: list[PaymentOut]
+
+
+class SuccessQuery(Strict):
+    session_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")
+
+
+class CancelQuery(Strict):
+    order_id: int = Field(ge=1, le=MAX_ID)
+
+
+class LandingOut(BaseModel):
+    order_id: int
+    status: str = Field(
+        description="pending | processing (Stripe took the payment; we are recording it) | "
+        "paid | cancelled | refunded"
+    )
+    message: str
+
+
+MESSAGES = {
+    "pending": "The order is waiting for its payment.",
+    "processing": "Payment received; your order is being confirmed.",
+    "paid": "Payment was successful! Thank you!",
+    "cancelled": "The order was cancelled.",
+    "refunded": "The order was refunded.",
+}
+
+
+async def _optional_body(model: type[M]) -> M:
+    """The JSON body, or the model's defaults when no body was sent."""
+    if not (await request.get_data()).strip():
+        return model()
+    try:
+        return model.model_validate(await request.get_json())
+    except ValidationError as exc:
+        raise InvalidFields.from_validation(exc, "body") from None
+
+
+@bp.post("/checkout-session/")
+@require_user
+@document_request(CheckoutSessionBody)
+@validate_response(CheckoutSessionOut, 200)
+@error_responses(400, 401, 404, 409, 422, 502, 503)
+@security_scheme(BEARER)
+async def checkout_session() -> CheckoutSessionOut:
+    """The Stripe payment page of your pending order (or of `order_id`; the body is optional).
+
+    404 `no_pending_order` when you have none. See `POST /orders/{order_id}/checkout/`.
+    """
+    body = await _optional_body(CheckoutSessionBody)
+    return await open_checkout(current_user().id, body.order_id)
+
+
+@bp.post("/webhook/")
+@validate_response(MessageResponse, 200)
+@error_responses(400, 503)
+async def webhook() -> MessageResponse:
+    """Stripe's events (signed with the endpoint secret).
+
+    Each event is recorded once before the answer, then handed to its workflow; 5xx when it
+    could not be, so Stripe retries. 400 `invalid_signature` (nothing recorded) for a missing
+    or bad signature. Unknown event types are acknowledged and ignored.
+    """
+    svc = services()
+    raw = await request.get_data(as_text=False)  # the signature covers the raw bytes
+    body = raw.encode() if isinstance(raw, str) else raw  # (typing only: as_text=False)
+    try:
+        event = svc.stripe.parse_webhook(body, request.headers.get("Stripe-Signature"))
+    except InvalidWebhook as exc:
+        raise InvalidWebhookSignature(str(exc)) from None
+    async with transaction(svc.sessions) as session:
+        duplicate = await payments.record_event(session, event)
+    if not duplicate:
+        await _hand_on(event)
+        async with transaction(svc.sessions) as session:
+            await payments.mark_handled(session, str(event["id"]))
+    return MessageResponse(message="Webhook handled")
+
+
+async def _hand_on(event: dict[str, Any]) -> None:
+    svc = services()
+    route = events.route(event)
+    if route.kind == "checkout":
+        assert route.target_id is not None and route.signal is not None
+        async with transaction(svc.sessions) as session:
+            order = await payments.event_order(session, route.target_id)
+        if order is None:
+            log.warning("stripe event %s names unknown order %s", event["id"], route.target_id)
+            return
+        if route.signal.type in events.NO_MONEY and order.status != OrderStatus.PENDING:
+            return  # an expiry or failure for a settled order: nothing left to decide
+        # Signal-with-start: a run that ended (a late payment) is followed by one handling it.
+        start = checkout_start(svc.settings, order.id, order.user_id)
+        await svc.temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
+    elif route.kind == "payment_failed":
+        assert route.target_id is not None
+        await svc.temporal.signal(
+            checkout_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
+        )
+    elif route.kind == "refund":
+        assert route.target_id is not None
+        # False (no such run) is fine: the refund's own polling settles it.
+        await svc.temporal.signal(
+            refund_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
+        )
+    else:
+        log.info("stripe event %s (%s) ignored: %s", event["id"], event["type"], route.why)
+
+
+@bp.get("/")
+@require_user
+@validate_querystring(PageQuery)
+@validate_response(PaymentList, 200)
+@error_responses(401, 422, 503)
+@security_scheme(BEARER)
+async def list_payments(query_args: PageQuery) -> dict[str, Any]:
+    """Your payments, newest first, with their refunds."""
+    async with transaction(services().sessions) as session:
+        rows, total = await payments.list_payments(
+            session, current_user().id, query_args.per_page, query_args.offset
+        )
+    return {"payments": rows, **page_links(query_args, total)}
+
+
+@bp.get("/success/")
+@validate_querystring(SuccessQuery)
+@validate_response(LandingOut, 200)
+@error_responses(404, 422, 503)
+async def success(query_args: SuccessQuery) -> LandingOut:
+    """Where Stripe sends the buyer after paying: the order's real state (no login needed; no
+    personal data). `processing` while Stripe has the payment and the webhook has not landed.
+    """
+    svc = services()
+    async with transaction(svc.sessions) as session:
+        order = await payments.order_of_session(session, query_args.session_id)
+    status = order.status
+    if status == OrderStatus.PENDING:
+        try:
+            info = await svc.stripe.retrieve_checkout_session(query_args.session_id)
+        except StripeFailure:
+            info = None  # the order's own state is still a true answer
+        if info is not None and info.payment_status == "paid":
+            status = "processing"
+    return LandingOut(order_id=order.id, status=status, message=MESSAGES[status])
+
+
+@bp.get("/cancel/")
+@validate_querystring(CancelQuery)
+@validate_response(LandingOut, 200)
+@error_responses(404, 422, 503)
+async def cancelled(query_args: CancelQuery) -> LandingOut:
+    """Where Stripe sends the buyer who left the payment page: the order's real state (no
+    login needed). The order stays pending until it is paid, cancelled or its time runs out."""
+    async with transaction(services().sessions) as session:
+        order = await payments.order_for_landing(session, query_args.order_id)
+    return LandingOut(order_id=order.id, status=order.status, message=MESSAGES[order.status])

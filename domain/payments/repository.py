@@ -1,0 +1,165 @@
+"""Every checkout and payment query. Writes are idempotent (conditional UPDATEs, INSERT ... ON
+CONFLICT DO NOTHING), so an activity retried after its commit changes nothing twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import (
+    CheckoutSession,
+    CheckoutSessionStatus,
+    Movie,
+    Order,
+    OrderItem,
+    OrderStatus,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    id: int
+    user_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    name: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class CheckoutOrder:
+    id: int
+    user_id: int
+    status: str
+    currency: str
+    total_amount: Decimal
+    email: str
+    lines: list[OrderLine]
+
+
+def _ref(row: Any) -> OrderRef | None:
+    return None if row is None else OrderRef(int(row.id), int(row.user_id), str(row.status))
+
+
+_ORDER_REF = select(Order.id, Order.user_id, Order.status)
+
+
+async def order_of_user(session: AsyncSession, order_id: int, user_id: int) -> OrderRef | None:
+    query = _ORDER_REF.where(Order.id == order_id, Order.user_id == user_id)
+    return _ref((await session.execute(query)).one_or_none())
+
+
+async def pending_order_of(session: AsyncSession, user_id: int) -> OrderRef | None:
+    query = _ORDER_REF.where(Order.user_id == user_id, Order.status == OrderStatus.PENDING)
+    return _ref((await session.execute(query)).one_or_none())
+
+
+async def order_ref(session: AsyncSession, order_id: int) -> OrderRef | None:
+    return _ref((await session.execute(_ORDER_REF.where(Order.id == order_id))).one_or_none())
+
+
+async def cancel_pending_order(session: AsyncSession, order_id: int, reason: str) -> bool:
+    """Compare-and-set pending → cancelled; False when the order was not pending."""
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
+        .values(status=OrderStatus.CANCELLED, cancelled_at=func.now(), cancel_reason=reason)
+        .returning(Order.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def checkout_order(session: AsyncSession, order_id: int) -> CheckoutOrder | None:
+    """The order with its lines (name and snapshot price) and the buyer's email."""
+    row = (
+        await session.execute(
+            select(Order, User.email)
+            .join(User, User.id == Order.user_id)
+            .where(Order.id == order_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    order, email = row
+    lines = await session.execute(
+        select(Movie.name, OrderItem.price)
+        .join(Movie, Movie.id == OrderItem.movie_id)
+        .where(OrderItem.order_id == order_id)
+        .order_by(OrderItem.id)
+    )
+    return CheckoutOrder(
+        id=order.id,
+        user_id=order.user_id,
+        status=str(order.status),
+        currency=order.currency,
+        total_amount=order.total_amount,
+        email=email,
+        lines=[OrderLine(name, price) for name, price in lines],
+    )
+
+
+# --- checkout sessions ------------------------------------------------------------------------
+async def save_checkout_session(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    stripe_session_id: str,
+    url: str,
+    amount_total: int,
+    currency: str,
+    expires_at: datetime,
+) -> None:
+    await session.execute(
+        insert(CheckoutSession)
+        .values(
+            order_id=order_id,
+            stripe_session_id=stripe_session_id,
+            url=url,
+            amount_total=amount_total,
+            currency=currency,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=[CheckoutSession.stripe_session_id])
+    )
+
+
+async def open_session_ids(session: AsyncSession, order_id: int) -> list[str]:
+    rows = await session.execute(
+        select(CheckoutSession.stripe_session_id)
+        .where(
+            CheckoutSession.order_id == order_id,
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+        )
+        .order_by(CheckoutSession.id)
+    )
+    return list(rows.scalars())
+
+
+async def set_session_status(
+    session: AsyncSession, stripe_session_id: str, status: CheckoutSessionStatus
+) -> None:
+    await session.execute(
+        update(CheckoutSession)
+        .where(
+            CheckoutSession.stripe_session_id == stripe_session_id,
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+        )
+        .values(status=status)
+    )
+
+
+async def order_of_session(session: AsyncSession, stripe_session_id: str) -> OrderRef | None:
+    query = _ORDER_REF.join(CheckoutSession, CheckoutSession.order_id == Order.id).where(
+        CheckoutSession.stripe_session_id == stripe_session_id
+    )
+    return _ref((await session.execute(query)).one_or_none())

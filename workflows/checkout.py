@@ -1,0 +1,405 @@
+"""CheckoutWorkflow `checkout:{order_id}`: from "give me a payment page" to a paid or cancelled
+order.
+
+One run per pending order. The API reaches it three ways: the update `checkout_session`
+(update-with-start: answers the Stripe Checkout URL), the update `cancel` (answers whether the
+order was cancelled or the payment won), and the signal `stripe_event` (the webhook, with
+signal-with-start so an event for an ended run is still handled). Every step that changes
+state runs under one lock, so two checkout calls make one Stripe session and a cancel never
+interleaves with a payment being recorded.
+
+Activities are called by name (constants below, the names `activities/payments.py` registers),
+so the workflow sandbox never loads SQLAlchemy or Stripe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.checkout_policy import (
+    ASYNC_FAILED,
+    ASYNC_SUCCEEDED,
+    CANCEL_ORDER,
+    COMPLETED,
+    CREATE_RETRY,
+    CREATE_SESSION,
+    DB_RETRY,
+    DB_TIMEOUT,
+    EMAIL_TIMEOUT,
+    EXPIRE_SESSIONS,
+    EXPIRED,
+    LOAD_ORDER,
+    PAYMENT_FAILED,
+    RECORD_PAYMENT,
+    REUSE_MARGIN,
+    SEND_RECEIPT,
+    SESSION_MARGIN,
+    STRIPE_MIN_SESSION,
+    STRIPE_RETRY,
+    STRIPE_TIMEOUT,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.checkout_messages import (
+        CancelCheckout,
+        CancelCheckoutResult,
+        CancelledOrder,
+        CancelOrder,
+        CheckoutInput,
+        CheckoutOrder,
+        CheckoutResult,
+        CheckoutSessionRequest,
+        CheckoutSessionResult,
+        CheckoutStatus,
+        CreateCheckoutSession,
+        CreatedCheckoutSession,
+        ExpireCheckoutSessions,
+        ExpiredCheckoutSessions,
+        LoadCheckoutOrder,
+        RecordedPayment,
+        RecordPayment,
+        SendReceipt,
+    )
+    from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
+
+
+@dataclass
+class _Session:
+    id: str
+    url: str
+    expires_at: datetime
+    open: bool = True
+
+
+def _error_type(err: ActivityError) -> str | None:
+    cause = err.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+@workflow.defn(name="CheckoutWorkflow")
+class CheckoutWorkflow:
+    @workflow.init
+    def __init__(self, input: CheckoutInput) -> None:
+        self._input = input
+        self._deadline = workflow.now() + timedelta(seconds=input.payment_window_seconds)
+        self._lock = asyncio.Lock()
+        self._inbox: list[StripeEventSignal] = []
+        self._seen: set[str] = set()
+        self._sessions: list[_Session] = []
+        self._attempts = 0
+        self._outcome: str | None = None  # set once the order is settled (paid, cancelled)
+        self._receipts_due: list[int] = []
+        self._status = CheckoutStatus(
+            state="started", order_id=input.order_id, user_id=input.user_id, deadline=self._deadline
+        )
+
+    # --- the run ---------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, input: CheckoutInput) -> CheckoutResult:
+        async with self._lock:
+            order = await self._activity(
+                LOAD_ORDER, LoadCheckoutOrder(input.order_id), CheckoutOrder
+            )
+            self._status.order_status = order.status
+            if order.status != "pending" and self._outcome is None:
+                # Started for an order already settled (a late Stripe event): handle the event.
+                self._outcome = "not_pending"
+            self._set_state("awaiting_payment" if self._outcome is None else "settled")
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox or self._receipts_due) or self._outcome is not None,
+                    timeout=self._next_wake(),
+                )
+            except TimeoutError:
+                async with self._lock:
+                    await self._on_timer()
+                continue
+            async with self._lock:
+                while self._inbox:
+                    await self._handle_safely(self._inbox.pop(0))
+            while self._receipts_due:
+                await self._send_receipt(self._receipts_due.pop(0))
+            if self._outcome is not None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not (self._inbox or self._receipts_due):
+                    break
+        return CheckoutResult(outcome=self._outcome or "", payment_id=self._status.payment_id)
+
+    def _next_wake(self) -> timedelta | None:
+        if self._outcome is not None:
+            return None
+        wake = self._deadline
+        current = self._current()
+        if current is not None:
+            # Stripe's expired event should come at the session's expiry; if it has not come
+            # within the grace period, the workflow asks Stripe itself.
+            grace = timedelta(seconds=self._input.expiry_grace_seconds)
+            wake = min(wake, current.expires_at + grace)
+        return max(wake - workflow.now(), timedelta(seconds=1))
+
+    async def _on_timer(self) -> None:
+        if self._outcome is not None:
+            return
+        if workflow.now() >= self._deadline:
+            self._set_state("deadline_reached")
+            await self._expire_open_sessions()  # Stripe first: a payment that got in wins
+            if self._outcome is None:
+                await self._cancel_order("expired")
+            return
+        self._set_state("checking_expired_session")
+        await self._expire_open_sessions()
+        await self._after_session_closed()
+
+    # --- Stripe events ---------------------------------------------------------------------
+    @workflow.signal(name=STRIPE_EVENT_SIGNAL)
+    def stripe_event(self, event: StripeEventSignal) -> None:
+        if event.event_id in self._seen:
+            return  # Stripe delivers an event more than once; it acts once
+        self._seen.add(event.event_id)
+        self._status.events_seen += 1
+        self._inbox.append(event)
+
+    async def _handle_safely(self, event: StripeEventSignal) -> None:
+        """An event that cannot be acted on (an activity refused it for good) is reported in
+        the status for an operator; the checkout goes on."""
+        try:
+            await self._handle(event)
+        except ActivityError as err:
+            self._status.problems.append(f"{event.event_id}: {_error_type(err) or 'failed'}")
+            self._set_state(self._status.state)
+
+    async def _handle(self, event: StripeEventSignal) -> None:
+        if event.type in (COMPLETED, ASYNC_SUCCEEDED):
+            if event.payment_status != "paid":
+                self._set_state("awaiting_async_payment")  # a delayed method: not paid yet
+                return
+            await self._record(
+                event.object_id, event.payment_intent, event.amount_total or 0, event.currency
+            )
+        elif event.type == ASYNC_FAILED:
+            self._status.last_decline = "async_payment_failed"
+            self._close(event.object_id)
+            await self._after_session_closed()
+        elif event.type == EXPIRED:
+            self._close(event.object_id)
+            await self._after_session_closed()
+        elif event.type == PAYMENT_FAILED:
+            # The buyer may try another card on the same page: the order stays pending.
+            self._status.last_decline = event.failure_reason or "declined"
+            self._set_state(self._status.state)
+
+    async def _after_session_closed(self) -> None:
+        """No session is open any more: the order stays pending while a new session could still
+        be made before the deadline; otherwise it is cancelled as expired."""
+        if self._outcome is not None or self._current() is not None:
+            return
+        if self._deadline - workflow.now() > REUSE_MARGIN:
+            self._set_state("awaiting_checkout")
+            return
+        await self._cancel_order("expired")
+
+    async def _record(
+        self, session_id: str, payment_intent: str | None, amount_total: int, currency: str | None
+    ) -> None:
+        recorded = await self._activity(
+            RECORD_PAYMENT,
+            RecordPayment(
+                order_id=self._input.order_id,
+                session_id=session_id,
+                payment_intent=payment_intent,
+                amount_total=amount_total,
+                currency=currency or "",
+            ),
+            RecordedPayment,
+        )
+        self._close(session_id)
+        self._status.order_status = recorded.order_status
+        if recorded.applied:
+            # Only a run that saw the order pending paid it now (a late run finds it paid).
+            if self._outcome is None:
+                self._status.payment_id = recorded.payment_id
+                self._outcome = "paid"
+                self._set_state("paid")
+                self._receipts_due.append(recorded.payment_id)
+                # No second payment: any other session still open is closed at Stripe.
+                if self._current() is not None:
+                    await self._expire_open_sessions()
+        elif recorded.payment_id not in self._status.unapplied_payment_ids:
+            await self._refund_unapplied_payment(recorded.payment_id)
+
+    async def _refund_unapplied_payment(self, payment_id: int) -> None:
+        """A payment for an order that could not take it (cancelled, expired, already paid, or
+        an amount that does not match) is refunded in full through RefundWorkflow.
+
+        TODO(merge): start the refund as a child workflow `refund:{refund_id}` once the refund
+        branch's activity that opens the refund row is on main; until then the payment is
+        recorded (`applied` false) and reported here for an operator."""
+        self._status.unapplied_payment_ids.append(payment_id)
+        self._set_state(self._status.state)
+
+    # --- the buyer's calls -----------------------------------------------------------------
+    @workflow.update(name="checkout_session")
+    async def checkout_session(self, _: CheckoutSessionRequest) -> CheckoutSessionResult:
+        async with self._lock:  # two calls at once: the second waits and gets the same session
+            if self._outcome is not None:
+                return self._settled_answer()
+            current = self._current()
+            now = workflow.now()
+            if current is not None and current.expires_at - now > REUSE_MARGIN:
+                return self._answer(current)
+            if current is not None:
+                # About to expire: close it at Stripe first, so at most one page can take money.
+                await self._expire_open_sessions()
+                if self._outcome is not None:
+                    return self._settled_answer()
+            return await self._new_session(now)
+
+    @checkout_session.validator
+    def _validate_checkout_session(self, _: CheckoutSessionRequest) -> None:
+        if self._outcome is not None:
+            raise ValueError("This checkout has ended.")
+
+    async def _new_session(self, now: datetime) -> CheckoutSessionResult:
+        self._attempts += 1
+        ttl = timedelta(seconds=self._input.session_ttl_seconds)
+        expires_at = max(min(now + ttl, self._deadline), now + STRIPE_MIN_SESSION + SESSION_MARGIN)
+        self._set_state("creating_session")
+        try:
+            created = await workflow.execute_activity(
+                CREATE_SESSION,
+                CreateCheckoutSession(self._input.order_id, self._attempts, expires_at),
+                result_type=CreatedCheckoutSession,
+                start_to_close_timeout=STRIPE_TIMEOUT,
+                retry_policy=CREATE_RETRY,
+            )
+        except ActivityError as err:
+            kind = _error_type(err)
+            self._set_state("awaiting_checkout")
+            if kind == "OrderNotPending":
+                return CheckoutSessionResult(error="order_not_pending")
+            if kind == "StripeRejected":
+                return CheckoutSessionResult(error="payment_provider_error")
+            return CheckoutSessionResult(error="payment_provider_unavailable")
+        session = _Session(created.session_id, created.url, created.expires_at)
+        self._sessions.append(session)
+        self._status.sessions_made = len(self._sessions)
+        self._set_state("awaiting_payment")
+        return self._answer(session)
+
+    @workflow.update(name="cancel")
+    async def cancel(self, request: CancelCheckout) -> CancelCheckoutResult:
+        async with self._lock:
+            if self._outcome is not None:
+                return CancelCheckoutResult("not_pending", self._status.order_status or "")
+            self._set_state("cancelling")
+            await self._expire_open_sessions()  # Stripe first: a payment that got in wins
+            if self._outcome == "paid":
+                return CancelCheckoutResult("paid", "paid")
+            if self._outcome is None:
+                await self._cancel_order(request.reason or "user")
+            cancelled = self._outcome == "cancelled"
+            return CancelCheckoutResult(
+                "cancelled" if cancelled else "not_pending", self._status.order_status or ""
+            )
+
+    @workflow.query(name="status")
+    def status(self) -> CheckoutStatus:
+        return self._status
+
+    # --- steps -----------------------------------------------------------------------------
+    async def _expire_open_sessions(self) -> None:
+        """Expire every open session of the order at Stripe; one that was paid is recorded."""
+        result = await self._activity(
+            EXPIRE_SESSIONS,
+            ExpireCheckoutSessions(self._input.order_id),
+            ExpiredCheckoutSessions,
+            retry=STRIPE_RETRY,
+            limit=STRIPE_TIMEOUT,
+        )
+        for state in result.sessions:
+            if state.status != "open":
+                self._close(state.session_id)
+        for state in result.sessions:
+            if state.status == "complete" and state.payment_status == "paid":
+                await self._record(
+                    state.session_id, state.payment_intent, state.amount_total, state.currency
+                )
+
+    async def _cancel_order(self, reason: str) -> None:
+        result = await self._activity(
+            CANCEL_ORDER, CancelOrder(self._input.order_id, reason), CancelledOrder
+        )
+        self._status.order_status = result.order_status
+        self._outcome = "cancelled" if result.cancelled else result.order_status
+        self._set_state("cancelled" if result.cancelled else result.order_status)
+
+    async def _send_receipt(self, payment_id: int) -> None:
+        self._set_state("sending_receipt")
+        await workflow.execute_activity(
+            SEND_RECEIPT,
+            SendReceipt(payment_id),
+            start_to_close_timeout=EMAIL_TIMEOUT,
+            # No attempt limit: the receipt is retried until the SMTP server accepts it.
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_interval=timedelta(seconds=self._input.email_retry_max_interval_seconds),
+                maximum_attempts=0,
+                non_retryable_error_types=["PaymentNotFound"],
+            ),
+        )
+        self._set_state("paid")
+
+    async def _activity(
+        self,
+        name: str,
+        arg: object,
+        result_type: type,
+        *,
+        retry: RetryPolicy = DB_RETRY,
+        limit: timedelta = DB_TIMEOUT,
+    ) -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=limit,
+            retry_policy=retry,
+        )
+
+    # --- state -----------------------------------------------------------------------------
+    def _current(self) -> _Session | None:
+        return next((s for s in reversed(self._sessions) if s.open), None)
+
+    def _close(self, session_id: str) -> None:
+        for session in self._sessions:
+            if session.id == session_id:
+                session.open = False
+
+    def _answer(self, session: _Session) -> CheckoutSessionResult:
+        return CheckoutSessionResult(
+            session_id=session.id, checkout_url=session.url, expires_at=session.expires_at
+        )
+
+    def _settled_answer(self) -> CheckoutSessionResult:
+        error = "order_paid" if self._outcome == "paid" else "order_not_pending"
+        return CheckoutSessionResult(error=error, order_status=self._status.order_status)
+
+    def _set_state(self, state: str) -> None:
+        self._status.state = state
+        current = self._current()
+        self._status.current_session_id = current.id if current else None
+        self._status.current_session_expires_at = current.expires_at if current else None
+        details = [f"**{state}**", f"deadline {self._deadline.isoformat(timespec='seconds')}"]
+        if current is not None:
+            details.append(f"session {current.id}")
+        if self._status.unapplied_payment_ids:
+            details.append(f"to refund: payments {self._status.unapplied_payment_ids}")
+        workflow.set_current_details(" · ".join(details))

@@ -1,0 +1,157 @@
+"""Dataclasses crossing CheckoutWorkflow's boundary: its input and result, its updates and
+query, and its activities' inputs and results.
+
+Names are part of running histories: never rename a class or field; add fields with defaults.
+No field holds personal data (no emails, names, card data): ids, amounts and Stripe ids only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+# --- workflow input, result, messages -------------------------------------------------------
+@dataclass
+class CheckoutInput:
+    order_id: int
+    user_id: int
+    session_ttl_seconds: int = 3600
+    payment_window_seconds: int = 3600
+    expiry_grace_seconds: int = 300
+    email_retry_max_interval_seconds: int = 60
+
+
+@dataclass
+class CheckoutResult:
+    outcome: str  # paid | cancelled | refunded | not_pending (a run for an order already settled)
+    payment_id: int | None = None
+
+
+@dataclass
+class CheckoutSessionRequest:
+    """Update `checkout_session`: the open session of this order (made when there is none)."""
+
+
+@dataclass
+class CheckoutSessionResult:
+    session_id: str = ""
+    checkout_url: str = ""
+    expires_at: datetime | None = None
+    # Set instead of a session: order_not_pending | order_paid | payment_provider_error |
+    # payment_provider_unavailable
+    error: str | None = None
+    order_status: str | None = None
+
+
+@dataclass
+class CancelCheckout:
+    """Update `cancel`: the buyer gives up on this order."""
+
+    reason: str = "user"
+
+
+@dataclass
+class CancelCheckoutResult:
+    outcome: str  # cancelled | paid (Stripe had taken the payment) | not_pending
+    order_status: str = ""
+
+
+@dataclass
+class CheckoutStatus:
+    """Query `status`: what an operator reads in the Temporal UI."""
+
+    state: str
+    order_id: int
+    user_id: int
+    deadline: datetime | None = None
+    sessions_made: int = 0
+    current_session_id: str | None = None
+    current_session_expires_at: datetime | None = None
+    events_seen: int = 0
+    payment_id: int | None = None
+    # Payments that arrived when the order could no longer take them: to be refunded.
+    unapplied_payment_ids: list[int] = field(default_factory=list)
+    refund_ids: list[int] = field(default_factory=list)
+    last_decline: str | None = None
+    order_status: str | None = None
+    # Events an activity refused for good ("evt_...: PaymentOfAnotherOrder"): for an operator.
+    problems: list[str] = field(default_factory=list)
+
+
+# --- activity inputs and results -------------------------------------------------------------
+@dataclass
+class LoadCheckoutOrder:
+    order_id: int
+
+
+@dataclass
+class CheckoutOrder:
+    status: str  # pending | paid | cancelled | refunded
+
+
+@dataclass
+class CreateCheckoutSession:
+    order_id: int
+    attempt: int  # the run's session counter: part of the Stripe idempotency key
+    expires_at: datetime
+
+
+@dataclass
+class CreatedCheckoutSession:
+    session_id: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass
+class ExpireCheckoutSessions:
+    order_id: int
+
+
+@dataclass
+class CheckoutSessionState:
+    session_id: str
+    status: str  # open | complete | expired
+    payment_status: str
+    amount_total: int
+    currency: str
+    payment_intent: str | None = None
+
+
+@dataclass
+class ExpiredCheckoutSessions:
+    sessions: list[CheckoutSessionState] = field(default_factory=list)
+
+
+@dataclass
+class RecordPayment:
+    order_id: int
+    session_id: str
+    payment_intent: str | None
+    amount_total: int  # minor units, as Stripe charged
+    currency: str
+
+
+@dataclass
+class RecordedPayment:
+    payment_id: int
+    applied: bool  # it paid the order (purchases made); false: to be refunded
+    order_status: str
+
+
+@dataclass
+class CancelOrder:
+    order_id: int
+    reason: str  # user | expired
+
+
+@dataclass
+class CancelledOrder:
+    cancelled: bool  # false: it was no longer pending
+    order_status: str
+
+
+@dataclass
+class SendReceipt:
+    payment_id: int

@@ -1,0 +1,50 @@
+"""What CheckoutWorkflow calls and how patiently: its activities' names (never rename: running
+histories refer to them), their timeouts and retry policies, the Stripe event types it acts on,
+and the timing rules of Checkout Sessions. Plain constants: safe to import from workflow code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Activity names (never rename: running histories refer to them).
+LOAD_ORDER = "load_checkout_order"
+CREATE_SESSION = "create_checkout_session"
+EXPIRE_SESSIONS = "expire_checkout_sessions"
+RECORD_PAYMENT = "record_payment"
+CANCEL_ORDER = "cancel_order"
+SEND_RECEIPT = "send_receipt"
+
+STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
+# Stripe measures from its clock when the activity runs, a little after the workflow decided.
+SESSION_MARGIN = timedelta(minutes=2)
+# A session this close to its expiry (or a deadline this close) is not worth handing out.
+REUSE_MARGIN = timedelta(minutes=1)
+
+COMPLETED = "checkout.session.completed"
+ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
+ASYNC_FAILED = "checkout.session.async_payment_failed"
+EXPIRED = "checkout.session.expired"
+PAYMENT_FAILED = "payment_intent.payment_failed"
+
+DB_TIMEOUT = timedelta(seconds=30)
+STRIPE_TIMEOUT = timedelta(seconds=60)
+EMAIL_TIMEOUT = timedelta(seconds=60)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["OrderNotFound", "PaymentOfAnotherOrder"],
+)
+STRIPE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["OrderNotFound", "StripeRejected"],
+)
+# A person waits for the checkout URL: a few quick tries, then a clear answer.
+CREATE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=4),
+    maximum_attempts=5,
+    non_retryable_error_types=["OrderNotFound", "OrderNotPending", "StripeRejected"],
+)
