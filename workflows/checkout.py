@@ -156,6 +156,11 @@ class CheckoutWorkflow:
             return
         self._set_state("checking_expired_session")
         await self._expire_open_sessions()
+        # Past its expiry Stripe takes no money on a session, whatever our rows say (its
+        # expired event may be waiting for a webhook retry): stop waiting on it.
+        for session in self._sessions:
+            if session.expires_at <= workflow.now():
+                session.open = False
         await self._after_session_closed()
 
     # --- Stripe events ---------------------------------------------------------------------
