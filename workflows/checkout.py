@@ -15,13 +15,20 @@ so the workflow sandbox never loads SQLAlchemy or Stripe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 from workflows.checkout_policy import (
     ASYNC_FAILED,
@@ -36,6 +43,7 @@ from workflows.checkout_policy import (
     EXPIRE_SESSIONS,
     EXPIRED,
     LOAD_ORDER,
+    OPEN_UNAPPLIED_REFUND,
     PAYMENT_FAILED,
     RECORD_PAYMENT,
     REUSE_MARGIN,
@@ -66,6 +74,12 @@ with workflow.unsafe.imports_passed_through():
         RecordedPayment,
         RecordPayment,
         SendReceipt,
+    )
+    from workflows.ids import ORDER_ID, USER_ID, refund_workflow_id
+    from workflows.refund_messages import (
+        OpenedUnappliedRefund,
+        OpenUnappliedPaymentRefund,
+        RefundInput,
     )
     from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
@@ -242,12 +256,41 @@ class CheckoutWorkflow:
 
     async def _refund_unapplied_payment(self, payment_id: int) -> None:
         """A payment for an order that could not take it (cancelled, expired, already paid, or
-        an amount that does not match) is refunded in full through RefundWorkflow.
-
-        TODO(merge): start the refund as a child workflow `refund:{refund_id}` once the refund
-        branch's activity that opens the refund row is on main; until then the payment is
-        recorded (`applied` false) and reported here for an operator."""
+        an amount that does not match) is refunded in full by its own RefundWorkflow, which
+        also tells the buyer. The refund row is opened once per payment however often this
+        runs (a late event handled twice, a retried activity); the child outlives this run."""
         self._status.unapplied_payment_ids.append(payment_id)
+        self._set_state(self._status.state)
+        opened = await self._activity(
+            OPEN_UNAPPLIED_REFUND, OpenUnappliedPaymentRefund(payment_id), OpenedUnappliedRefund
+        )
+        # An earlier run may have started it: it is refunding (or has refunded) this payment.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                "RefundWorkflow",
+                RefundInput(
+                    refund_id=opened.refund_id,
+                    order_id=opened.order_id,
+                    user_id=opened.user_id,
+                    poll_interval_seconds=self._input.refund_poll_interval_seconds,
+                    email_retry_max_interval_seconds=self._input.email_retry_max_interval_seconds,
+                ),
+                id=refund_workflow_id(opened.refund_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                static_summary=(
+                    f"Refund {opened.refund_id} of order {opened.order_id} (user "
+                    f"{opened.user_id}): a payment the order could not take"
+                ),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(ORDER_ID, opened.order_id),
+                        SearchAttributePair(USER_ID, opened.user_id),
+                    ]
+                ),
+            )
+        if opened.refund_id not in self._status.refund_ids:
+            self._status.refund_ids.append(opened.refund_id)
         self._set_state(self._status.state)
 
     # --- the buyer's calls -----------------------------------------------------------------

@@ -20,6 +20,8 @@ class CheckoutInput:
     payment_window_seconds: int = 3600
     expiry_grace_seconds: int = 300
     email_retry_max_interval_seconds: int = 60
+    # Passed on to the RefundWorkflow of a payment the order could not take.
+    refund_poll_interval_seconds: int = 300
 
 
 @dataclass

@@ -110,6 +110,7 @@ def checkout_start(settings: Settings, order_id: int, user_id: int) -> StartSpec
             payment_window_seconds=settings.payment_window_seconds,
             expiry_grace_seconds=settings.checkout_expiry_grace_seconds,
             email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+            refund_poll_interval_seconds=settings.refund_poll_interval_seconds,
         ),
         id=checkout_workflow_id(order_id),
         summary=f"Checkout of order {order_id} (user {user_id})",

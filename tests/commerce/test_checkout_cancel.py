@@ -18,10 +18,12 @@ from tests.commerce.support import (
     rows,
 )
 from tests.conftest import Stack, StripeEmulator
+from tests.support import text_of, wait_for_mail
 from tests.workflows.support import maybe_record
 from workflows.checkout import CheckoutWorkflow
 from workflows.checkout_messages import CheckoutResult
-from workflows.ids import checkout_workflow_id
+from workflows.ids import checkout_workflow_id, refund_workflow_id
+from workflows.refund_messages import RefundResult
 
 
 async def test_cancel_expires_the_stripe_session_and_cancels_the_order(
@@ -104,7 +106,7 @@ async def test_cancel_after_stripe_took_the_payment_lets_the_payment_win(
     ]
 
 
-async def test_a_payment_after_the_order_was_cancelled_is_recorded_but_not_applied(
+async def test_a_payment_after_the_order_was_cancelled_is_refunded_automatically(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
@@ -130,11 +132,28 @@ async def test_a_payment_after_the_order_was_cancelled_is_recorded_but_not_appli
     status = await late.query(CheckoutWorkflow.status)
     [payment] = (await shop.http.get("/payments/", headers=me.headers)).json()["payments"]
     assert payment["applied"] is False
-    assert status.unapplied_payment_ids == [payment["id"]]  # reported, to be refunded
+    assert status.unapplied_payment_ids == [payment["id"]]
+    [refund_id] = status.refund_ids  # the checkout started RefundWorkflow refund:{refund_id}
+    refund = stack.client.get_workflow_handle(
+        refund_workflow_id(refund_id), result_type=RefundResult
+    )
+    assert (await refund.result()).status == "succeeded"
+
+    # The buyer sees the money returned, the order still cancelled, owns nothing, and is told.
+    [payment] = (await shop.http.get("/payments/", headers=me.headers)).json()["payments"]
+    assert (payment["status"], payment["refunded_amount"]) == ("refunded", "5.00")
+    assert [(r["id"], r["status"]) for r in payment["refunds"]] == [(refund_id, "succeeded")]
     assert (await order_row(stack, order_id)).status == "cancelled"
     assert await rows(stack, "SELECT count(*) FROM purchases WHERE order_id = :o", o=order_id) == [
         (0,)
     ]
+    [mail] = await wait_for_mail(stack.mail, me.email, "We have returned your late payment")
+    assert "5.00 USD" in text_of(mail) and "returned it in full" in text_of(mail)
+    # Stripe refunded the whole charge once, under our key.
+    stripe_refunds = await shop.stripe_get(
+        "/refunds", payment_intent=payment["stripe_payment_intent_id"]
+    )
+    assert [(r["amount"], r["status"]) for r in stripe_refunds["data"]] == [(500, "succeeded")]
     await maybe_record(late, "checkout_late_payment")
 
 
