@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from quart.typing import TestClientProtocol
+from temporalio.client import WorkflowExecutionStatus
 
 from api.temporal import Temporal
 from tests.commerce.support import buyer, movies, order_row, order_status_becomes, pending_order
@@ -12,7 +13,7 @@ from tests.conftest import Stack
 from tests.workflows.support import eventually
 from workflows.checkout import CheckoutWorkflow
 from workflows.checkout_messages import CancelCheckout, CancelCheckoutResult, CheckoutResult
-from workflows.ids import checkout_workflow_id
+from workflows.ids import checkout_workflow_id, refund_workflow_id
 from workflows.starts import checkout_start
 from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
@@ -121,11 +122,17 @@ async def test_a_payment_of_the_wrong_amount_is_not_applied(
         start, STRIPE_EVENT_SIGNAL, _session_event("evt_c", completed, "paid", 499, order_id)
     )
 
-    async def reported() -> bool:
-        return bool((await handle.query(CheckoutWorkflow.status)).unapplied_payment_ids)
+    async def refund_started() -> bool:
+        return bool((await handle.query(CheckoutWorkflow.status)).refund_ids)
 
-    await eventually(reported, what="the mismatched payment reported for a refund")
+    await eventually(refund_started, what="the mismatched payment sent to a refund")
+    status = await handle.query(CheckoutWorkflow.status)
+    assert len(status.unapplied_payment_ids) == len(status.refund_ids) == 1
     assert (await order_row(stack, order_id)).status == "pending"
+    # Its RefundWorkflow runs on: this test has no Stripe to refund at, so it is stopped here.
+    refund = stack.client.get_workflow_handle(refund_workflow_id(status.refund_ids[0]))
+    assert (await refund.describe()).status == WorkflowExecutionStatus.RUNNING
+    await refund.terminate("test: no Stripe here")
     await temporal.update(
         checkout_workflow_id(order_id), "cancel", CancelCheckout(), result_type=CancelCheckoutResult
     )
