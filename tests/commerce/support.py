@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,8 +18,7 @@ from sqlalchemy import select, text
 from temporalio.worker import Worker
 
 from domain.config import Settings
-from domain.db import transaction
-from domain.models import Order, OrderItem, UserGroup
+from domain.models import Order, UserGroup
 from tests.api.catalog_support import account, create_movie
 from tests.conftest import Stack, StripeEmulator
 from tests.support import bearer, login
@@ -115,18 +113,18 @@ async def movies(client: TestClientProtocol, stack: Stack, *prices: str) -> list
     return made
 
 
-async def pending_order(stack: Stack, user_id: int, lines: list[dict[str, Any]]) -> int:
-    """A pending order with one line per movie at its price (the snapshot the buyer saw).
-    TODO(merge): make it through POST /orders/create/ once the orders branch is on main."""
-    async with transaction(stack.sessions) as session:
-        total = sum((Decimal(m["price"]) for m in lines), Decimal(0))
-        order = Order(user_id=user_id, total_amount=total, currency=stack.settings.currency)
-        session.add(order)
-        await session.flush()
-        session.add_all(
-            OrderItem(order_id=order.id, movie_id=m["id"], price=Decimal(m["price"])) for m in lines
+async def pending_order(client: TestClientProtocol, who: Buyer, lines: list[dict[str, Any]]) -> int:
+    """A pending order made the way a buyer makes one: each movie into the cart, then
+    POST /orders/create/ (each line keeps the price it had then)."""
+    for movie in lines:
+        added = await client.post(
+            "/cart/add/", json={"movie_uuid": movie["uuid"]}, headers=who.headers
         )
-        return int(order.id)
+        assert added.status_code == 201, await added.get_json()
+    created = await client.post("/orders/create/", headers=who.headers)
+    body = await created.get_json()
+    assert created.status_code == 201, body
+    return int(body["id"])
 
 
 async def rows(stack: Stack, sql: str, **params: Any) -> list[Any]:

@@ -30,7 +30,7 @@ async def test_cancel_expires_the_stripe_session_and_cancels_the_order(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
 
     response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
@@ -62,7 +62,7 @@ async def test_cancel_without_a_checkout_cancels_directly(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
     assert response.status_code == 200, response.text
     assert (await order_row(stack, order_id)).status == "cancelled"
@@ -72,7 +72,7 @@ async def test_cancel_after_stripe_took_the_payment_lets_the_payment_win(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     # Stripe's webhooks are late: it has the money, we do not know yet.
     await shop.fault("webhooks", "delay", count=2, seconds=6)
@@ -110,7 +110,7 @@ async def test_a_payment_after_the_order_was_cancelled_is_refunded_automatically
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     # The run is gone (an operator terminated it), so the cancel cannot close Stripe's page.
     handle = stack.client.get_workflow_handle(checkout_workflow_id(order_id))
@@ -161,7 +161,7 @@ async def test_the_payment_window_ending_expires_the_session_and_cancels_the_ord
     client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     async with open_shop(stack, stripe_emulator, checkout_payment_window_seconds=3) as shop:
         session_id = (await shop.checkout_ok(me, order_id))["session_id"]
         order = await order_status_becomes(stack, order_id, "cancelled", timeout=30)
@@ -179,7 +179,7 @@ async def test_an_expired_session_with_time_left_gets_a_new_one_on_the_next_chec
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     first = (await shop.checkout_ok(me, order_id))["session_id"]
     await shop.emu.post(f"/_emulator/checkout/sessions/{first}/expire")
     handle = stack.client.get_workflow_handle(checkout_workflow_id(order_id))
@@ -200,7 +200,7 @@ async def test_an_expired_session_near_the_deadline_cancels_the_order(
     client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     async with open_shop(stack, stripe_emulator, checkout_payment_window_seconds=50) as shop:
         session_id = (await shop.checkout_ok(me, order_id))["session_id"]
         await shop.emu.post(f"/_emulator/checkout/sessions/{session_id}/expire")
@@ -213,7 +213,7 @@ async def test_cancel_treats_a_session_stripe_does_not_know_as_closed(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     await shop.checkout_ok(me, order_id)
     # A session row Stripe has no record of (e.g. made with another account's key).
     async with stack.sessions() as session, session.begin():

@@ -30,7 +30,7 @@ async def test_paying_makes_the_order_paid_lists_payment_and_purchases_and_mails
 ) -> None:
     me = await buyer(client, stack)
     films = await movies(client, stack, "9.99", "4.50")
-    order_id = await pending_order(stack, me.id, films)
+    order_id = await pending_order(client, me, films)
 
     first = await shop.checkout_ok(me, order_id)
     assert first["checkout_url"].startswith(shop.emulator.url)
@@ -110,7 +110,7 @@ async def test_a_declined_card_leaves_the_order_pending_and_shows_the_decline(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "7.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "7.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
 
     declined = await shop.pay(session_id, DECLINED_CARD)

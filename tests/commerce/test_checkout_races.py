@@ -30,7 +30,7 @@ async def test_concurrent_checkout_calls_make_one_stripe_session(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     calls = [shop.checkout(me, order_id) for _ in range(4)]
     calls.append(shop.http.post("/payments/checkout-session/", headers=me.headers))
     answers = await asyncio.gather(*calls)
@@ -49,7 +49,7 @@ async def test_a_payment_committed_by_a_crashed_attempt_is_recorded_once(
     retries find the payment recorded and the order is paid once, with one receipt."""
     me = await buyer(client, stack)
     films = await movies(client, stack, "5.00", "6.00")
-    order_id = await pending_order(stack, me.id, films)
+    order_id = await pending_order(client, me, films)
     real: dict[str, Callable[..., Any]] = {}
 
     @activity.defn(name="record_payment")
@@ -90,7 +90,7 @@ async def test_a_payment_made_while_no_worker_runs_is_recorded_once_it_is_back(
     client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     async with open_shop(stack, stripe_emulator, run_worker=False) as shop:
         async with shop.worker():
             session_id = (await shop.checkout_ok(me, order_id))["session_id"]
@@ -125,7 +125,7 @@ async def test_a_lost_answer_from_stripe_is_retried_under_the_same_key(
     """Stripe makes the session but its answer never arrives: the retry carries the same
     idempotency key, so it gets that session back instead of making a second one."""
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     async with open_shop(stack, stripe_emulator, stripe_timeout_seconds=1) as shop:
         # The first try makes the session but answers too late; the client's own retry (same
         # key) meets a 500: the activity fails, and its next attempt must not make another.
@@ -141,7 +141,7 @@ async def test_stripe_refusing_the_session_is_a_502_and_nothing_is_stored(
 ) -> None:
     me = await buyer(client, stack)
     # Below Stripe's minimum charge (0.50 USD): Stripe refuses the session.
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "0.10"))
+    order_id = await pending_order(client, me, await movies(client, stack, "0.10"))
     response = await shop.checkout(me, order_id)
     assert response.status_code == 502, response.text
     assert response.json()["error"] == "payment_provider_error"

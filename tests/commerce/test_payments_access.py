@@ -20,11 +20,11 @@ async def test_another_users_order_and_payments_are_not_found(
 ) -> None:
     owner, intruder = await buyer(client, stack), await buyer(client, stack)
     films = await movies(client, stack, "5.00")
-    paid_order = await pending_order(stack, owner.id, films)
+    paid_order = await pending_order(client, owner, films)
     session_id = (await shop.checkout_ok(owner, paid_order))["session_id"]
     assert (await shop.pay(session_id)).status_code == 200
     await order_status_becomes(stack, paid_order, "paid")
-    order_id = await pending_order(stack, owner.id, await movies(client, stack, "6.00"))
+    order_id = await pending_order(client, owner, await movies(client, stack, "6.00"))
 
     for path in (f"/orders/{order_id}/checkout/", f"/orders/cancel/{order_id}/"):
         response = await shop.http.post(path, headers=intruder.headers)

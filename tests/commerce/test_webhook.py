@@ -105,7 +105,7 @@ async def test_duplicate_deliveries_change_nothing_twice(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "3.00", "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "3.00", "5.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     await shop.fault("webhooks", "duplicate", count=10)  # every event is delivered twice
     assert (await shop.pay(session_id)).status_code == 200
@@ -125,7 +125,7 @@ async def test_a_decline_delivered_after_the_payment_changes_nothing(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "8.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "8.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     # A declined card, then a good one: payment_failed, payment_intent.succeeded and
     # checkout.session.completed are held and delivered newest first.
@@ -145,7 +145,7 @@ async def test_temporal_unreachable_is_503_and_the_retry_hands_the_event_on(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "6.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "6.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     event = _event(
         "checkout.session.expired",

@@ -33,7 +33,7 @@ async def test_each_stripe_event_acts_once_and_the_status_says_so(
     client: TestClientProtocol, stack: Stack
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     temporal = Temporal(stack.settings, stack.client)
     start = checkout_start(stack.settings, order_id, me.id)
     # Signal-with-start, as the webhook does; the same event id twice, then another event.
@@ -82,7 +82,7 @@ async def test_a_delayed_payment_counts_only_when_it_succeeds(
     client: TestClientProtocol, stack: Stack
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     temporal = Temporal(stack.settings, stack.client)
     start = checkout_start(stack.settings, order_id, me.id)
     handle = stack.client.get_workflow_handle(
@@ -111,7 +111,7 @@ async def test_a_payment_of_the_wrong_amount_is_not_applied(
     client: TestClientProtocol, stack: Stack
 ) -> None:
     me = await buyer(client, stack)
-    order_id = await pending_order(stack, me.id, await movies(client, stack, "5.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     temporal = Temporal(stack.settings, stack.client)
     start = checkout_start(stack.settings, order_id, me.id)
     handle = stack.client.get_workflow_handle(
@@ -145,8 +145,8 @@ async def test_a_session_recorded_for_another_order_never_pays_this_one(
     films = await movies(client, stack, "5.00")
     temporal = Temporal(stack.settings, stack.client)
     first, second = await buyer(client, stack), await buyer(client, stack)
-    paid_order = await pending_order(stack, first.id, films)
-    other_order = await pending_order(stack, second.id, films)
+    paid_order = await pending_order(client, first, films)
+    other_order = await pending_order(client, second, films)
     event = _session_event("evt_p", "checkout.session.completed", "paid", 500, paid_order)
     await temporal.signal(
         checkout_start(stack.settings, paid_order, first.id), STRIPE_EVENT_SIGNAL, event
