@@ -27,6 +27,7 @@ import httpx
 
 from bench.harness import Bench, Scenario
 from bench.load import BenchError, RunResult, percentile
+from bench.machine import CPU_GROUPS, LOADGEN, OUTSIDE, cores
 from bench.report import ScenarioReport, Target
 from bench.scenarios.accounts import login_once
 from bench.scenarios.catalog import _seed
@@ -69,7 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stack_env(_args: argparse.Namespace) -> dict[str, str]:
-    return {"RATE_LIMIT_LOGIN": "100000000"}  # 16 logins in a row are not an attack here
+    return {
+        "RATE_LIMIT_LOGIN": "100000000",  # 16 logins in a row are not an attack here
+        # The emulator's state file is rewritten whole (json.dumps in its event loop) 50 ms
+        # after every change: 13 KB more per checkout, so at 20 checkouts/s it would take the
+        # emulator's whole core within a minute (docs/benchmarks.md, "Checkout").
+        "DEVSTACK_STRIPE_PERSIST": "0",
+    }
 
 
 async def _movies_on_sale(database_url: str, limit: int) -> list[str]:
@@ -146,6 +153,26 @@ def _latency_table(run: FlowRun, db: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_per_checkout(result: RunResult) -> str:
+    """CPU time each group used per checkout: what bounds checkouts/s on this many cores
+    whatever else the machine does (a busy machine stretches latency, not CPU per checkout)."""
+    if not result.ok or not result.cpu_by_group:
+        return "n/a"
+    per = {
+        g: 10 * result.cpu_by_group.get(g, 0.0) * result.seconds / result.ok
+        for g in CPU_GROUPS
+        if g != OUTSIDE
+    }
+    stack = sum(v for g, v in per.items() if g != LOADGEN)
+    lines = [
+        f"| {' | '.join(per)} | the stack (all but bench) | bound on {cores()} cores |",
+        "|" + "---:|" * (len(per) + 2),
+        f"| {' | '.join(f'{v:,.1f}' for v in per.values())} | **{stack:,.1f}** "
+        f"| {1000 * cores() / stack if stack else 0:,.1f} checkouts/s |",
+    ]
+    return "\n".join(lines)
+
+
 def _errors_table(run: FlowRun) -> str:
     if not run.errors:
         return "none"
@@ -200,7 +227,18 @@ async def run(bench: Bench) -> ScenarioReport:
     db = await db_latencies(database_url, measured.paid_orders)
     table = _latency_table(measured, db)
     report.sections.append(("Latency of each step (the measured run)", table))
+    report.sections.append(
+        (
+            "CPU ms per checkout (the measured run; % of a core x seconds / checkouts)",
+            _cpu_per_checkout(result),
+        )
+    )
     report.sections.append(("Errors", _errors_table(measured)))
+    if result.ok:
+        report.notes.append(
+            f"the buyers sent {result.responses / result.ok:.1f} requests per checkout "
+            "(the polls included)"
+        )
     if measured.out_of_movies:
         report.notes.append(
             f"WARNING: {measured.out_of_movies} buyers ran out of movies: raise --checkout-movies"
