@@ -26,7 +26,7 @@ import secrets
 import httpx
 
 from bench.harness import Bench, Scenario
-from bench.load import BenchError, RunResult, percentile
+from bench.load import BenchError, Request, RunResult, percentile
 from bench.machine import CPU_GROUPS, LOADGEN, OUTSIDE, cores
 from bench.report import ScenarioReport, Target
 from bench.scenarios.accounts import login_once
@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.1,
         help="seconds between a buyer's GET /orders/{id}/ while waiting for paid (0.1)",
+    )
+    group.add_argument(
+        "--no-order-read",
+        action="store_true",
+        help="skip measuring the buyers' poll alone (GET /orders/{id}/ of a paid order)",
     )
     group.add_argument(
         "--paid-timeout",
@@ -224,6 +229,11 @@ async def run(bench: Bench) -> ScenarioReport:
         result = await bench.measure_runs("checkout", run_once)
     measured = runs[id(result)]
     report.results.append(result)
+    if not args.no_order_read and measured.paid_orders:
+        # What one poll costs the API alone: the buyers send several per checkout.
+        owner = next(b for b in buyers if b.user_id == measured.paid_by[0])
+        read = Request("poll", "GET", f"/orders/{measured.paid_orders[0]}/", owner.headers)
+        report.results.append(await bench.measure(read))
     db = await db_latencies(database_url, measured.paid_orders)
     table = _latency_table(measured, db)
     report.sections.append(("Latency of each step (the measured run)", table))

@@ -66,6 +66,7 @@ class FlowRun:
     errors: Counter[str] = field(default_factory=Counter)  # "step: what" -> count
     durations: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
     paid_orders: list[int] = field(default_factory=list)
+    paid_by: list[int] = field(default_factory=list)  # the buyer (user id) of each
     out_of_movies: int = 0
 
 
@@ -137,6 +138,7 @@ class Flow:
             run.durations["paid_seen"].append(done - paid_from)
             run.durations["total"].append(done - started)
             run.paid_orders.append(order_id)
+            run.paid_by.append(buyer.user_id)
         except StepFailed:
             await self._clean_up(buyer, order_id)
             raise
