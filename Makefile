@@ -43,7 +43,7 @@ help:
 	@echo "make test         ruff check + ruff format --check + mypy + pytest (PYTEST_ARGS=...)"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make fmt          ruff format + ruff check --fix"
-	@echo "make bench        python -m bench all: every benchmark scenario (SCENARIO=catalog|accounts, BENCH_ARGS=...)"
+	@echo "make bench        python -m bench all: every benchmark scenario (SCENARIO=catalog|accounts|checkout, BENCH_ARGS=...)"
 	@echo "make clean-stack  delete .stack/ (local databases, mail, logs)"
 	@echo "make lock         re-resolve $(RUNTIME_LOCK) and $(DEV_LOCK) after editing pyproject.toml"
 	@echo "make lock-upgrade the same, moving every pin to the newest allowed release"

@@ -120,8 +120,18 @@ class Bench:
         processes outside the stack used more than BUSY_WARNING_PCT of a core. The run with
         the least CPU used outside the stack is the result."""
         conc = concurrency or self.concurrency
+        return await self.measure_runs(
+            request.name, lambda seconds: self._run_once(request, conc, seconds)
+        )
+
+    async def measure_runs(
+        self, name: str, run_once: Callable[[float], Awaitable[RunResult]]
+    ) -> RunResult:
+        """`measure` for any load: `run_once(seconds)` runs it for that long (a scenario's own
+        multi-step loop, e.g. checkout) and returns its RunResult; CPU metering, the warm-up
+        and the re-runs on a busy machine are the same as for one request."""
         if self.args.warmup > 0:
-            await self._run_once(request, conc, self.args.warmup)
+            await run_once(self.args.warmup)
         root = self.stack.pid if self.stack is not None else None
         runs: list[RunResult] = []
         while True:
@@ -129,7 +139,7 @@ class Bench:
             meter = CpuMeter()
             meter.start()
             before = process_snapshot(root)
-            result = await self._run_once(request, conc, self.args.duration)
+            result = await run_once(self.args.duration)
             after = process_snapshot(root)
             result.machine_busy_during_pct = meter.stop()
             result.cpu_by_group = cpu_by_group(
@@ -140,14 +150,14 @@ class Bench:
             runs.append(result)
             outside = result.cpu_by_group.get(OUTSIDE, 0.0)
             print(
-                f"- {request.name}: {result.throughput:,.0f}/s, p50 {result.p50_ms:.1f} ms, "
+                f"- {name}: {result.throughput:,.1f}/s, p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms, errors {result.errors}, "
                 f"outside CPU {outside:.0f}%",
                 file=sys.stderr,
             )
             if outside <= BUSY_WARNING_PCT or len(runs) > self.args.retry_busy:
                 break
-            print(f"- {request.name}: the machine was busy; measuring again", file=sys.stderr)
+            print(f"- {name}: the machine was busy; measuring again", file=sys.stderr)
         best = min(runs, key=lambda r: r.cpu_by_group.get(OUTSIDE, 0.0))
         best.extra["runs"] = len(runs)
         return best

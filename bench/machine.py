@@ -20,15 +20,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
-API, POSTGRES, REDIS, LOADGEN, REST, OUTSIDE = (
+API, POSTGRES, REDIS, LOADGEN, TEMPORAL, WORKER, EMULATOR, REST, OUTSIDE = (
     "API server",
     "postgres",
     "redis",
     "bench + wrk",
-    "Temporal, worker, devstack",
+    "Temporal server",
+    "worker",
+    "Stripe emulator",
+    "devstack, SMTP sink",
     "outside",
 )
-CPU_GROUPS = (API, POSTGRES, REDIS, LOADGEN, REST, OUTSIDE)
+CPU_GROUPS = (API, POSTGRES, REDIS, LOADGEN, TEMPORAL, WORKER, EMULATOR, REST, OUTSIDE)
 IDLE_BUSY_PCT = 10.0  # whole-machine CPU use under which we call the machine idle
 
 
@@ -110,9 +113,13 @@ def _by_name(pid: int, comm: str) -> str | None:
     """The group a process's own name and command line put it in; None: ask its parent."""
     if comm.startswith("python"):
         cmdline = _cmdline(pid)
+        if "stripe_emulator" in cmdline:  # before "devstack": it is devstack.stripe_emulator
+            return EMULATOR
         if any(server in cmdline for server in ("granian", "uvicorn", "hypercorn")):
             return API
-        if "worker.py" in cmdline or "devstack" in cmdline:
+        if "worker.py" in cmdline:
+            return WORKER
+        if "devstack" in cmdline:
             return REST
         return None
     if comm == "postgres":
@@ -120,7 +127,7 @@ def _by_name(pid: int, comm: str) -> str | None:
     if comm.startswith("redis"):
         return REDIS
     if comm == "temporal":
-        return REST
+        return TEMPORAL
     return None
 
 

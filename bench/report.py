@@ -65,10 +65,12 @@ def results_table(results: Sequence[RunResult]) -> str:
     for r in results:
         load = fmt(r.load_average[0], 2) if r.load_average else "n/a"
         outside = r.cpu_by_group.get(OUTSIDE)
+        rate_digits = 1 if r.throughput < 100 else 0  # checkouts/s are a few per second
         lines.append(
             f"| {r.name}: `{r.method} {r.path}` | {r.concurrency} | {r.seconds:.0f} "
-            f"| **{r.throughput:,.0f}** | {r.p50_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.max_ms:.1f} | {r.errors} ({r.rate_limited} / {r.other_status} / "
+            f"| **{r.throughput:,.{rate_digits}f}** | {r.p50_ms:.1f} | {r.p90_ms:.1f} "
+            f"| {r.p99_ms:.1f} | {r.max_ms:.1f} "
+            f"| {r.errors} ({r.rate_limited} / {r.other_status} / "
             f"{r.socket_errors}) | {load} | {fmt(outside, 0)}% | {fmt(r.loadgen_cpu_pct, 0)}% "
             f"| {r.extra.get('runs', 1)} |"
         )

@@ -37,6 +37,11 @@ from devstack.temporal import start_temporal_dev_server
 __all__ = ["Stack"]
 
 
+def _flag(name: str) -> bool:
+    """A DEVSTACK_* switch that is on unless set to 0 / false / no / off."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 class Stack:
     def __init__(self, state: Path) -> None:
         self.state = state
@@ -115,6 +120,9 @@ class Stack:
                 self.state / "temporal",
                 self.port("temporal"),
                 self.port("temporal-ui"),
+                # DEVSTACK_TEMPORAL_PERSIST=0: histories in memory only (the benchmark's
+                # stacks; see docs/benchmarks.md "Checkout")
+                persist=_flag("DEVSTACK_TEMPORAL_PERSIST"),
                 log_path=self.logs / "temporal.log",
             )
             self.infra.append(temporal)
@@ -145,6 +153,7 @@ class Stack:
             port=lambda: self.port("stripe"),
             webhook_url=f"http://{LOOPBACK}:{api_port}/payments/webhook/",
             log_path=self.logs / "stripe-emulator.log",
+            persist=_flag("DEVSTACK_STRIPE_PERSIST"),
         )
         if choice.service is not None:
             self.infra.append(choice.service)

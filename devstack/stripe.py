@@ -143,8 +143,10 @@ def choose_stripe(
     port: Callable[[], int],
     webhook_url: str,
     log_path: Path,
+    persist: bool = True,
 ) -> StripeChoice:
-    """STRIPE_API_BASE if set; Stripe itself for a real test key; else start the emulator."""
+    """STRIPE_API_BASE if set; Stripe itself for a real test key; else start the emulator
+    (its state kept in `state_dir` across restarts unless `persist` is false)."""
     base, key = configured("STRIPE_API_BASE"), configured("STRIPE_API_KEY")
     if base:
         return StripeChoice(f"{base}  (from STRIPE_API_BASE)")
@@ -161,7 +163,9 @@ def choose_stripe(
         webhook_secret=webhook_secret,
         webhook_url=webhook_url,
         api_key=api_key,
-        state_file=state_dir / "state.json",
+        # Without persistence nothing rewrites the whole state (all objects, events and
+        # deliveries, as JSON) after every change: the benchmark's stacks (docs/benchmarks.md).
+        state_file=state_dir / "state.json" if persist else None,
         log_path=log_path,
     )
     env = {
