@@ -6,15 +6,17 @@ the buyer owns and the state of each Stripe page.
 Stories of 6 to 12 steps: add / remove a movie, create an order, check out, pay the latest
 Stripe page (good card, declined card, with its webhook delivered twice, or with its webhooks
 late and a cancel right behind), Stripe expiring the page, cancel, refund, Stripe re-sending
-an old event, an operator terminating the checkout run. Five written stories always run, then
-15 drawn from Hypothesis' seed (mostly steps that move the story on, sometimes any step). Each
-example has a fresh buyer, three movies and a reset emulator; after each step the test waits
-until the system is at rest (polling, never a fixed sleep). A failure prints its steps and the
-(steps, seed) that replay it.
+an old event, an operator terminating the checkout run, paying an older page still open. Five
+written stories always run, then 15 drawn from Hypothesis' seed (mostly steps that move the
+story on, sometimes any step). Each example has a fresh buyer, three movies and a reset
+emulator; after each step the test waits until the system is at rest (polling, never a fixed
+sleep). A failure prints its steps and the (steps, seed) that replay it. A sixth story (a lost
+run, then a second page) is a strict xfail until the bug it shows is fixed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from random import Random
@@ -22,8 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, note, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import event as hypothesis_event
+from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from quart.typing import TestClientProtocol
 from temporalio.client import WorkflowExecutionStatus
 
@@ -42,6 +47,23 @@ from tests.conftest import Stack
 from workflows.ids import checkout_workflow_id
 
 PRICES = ("3.00", "4.50", "9.99")
+# Known bug (see the xfail test at the end): after an operator terminated a checkout run, the
+# next checkout's new run reuses the Stripe idempotency key checkout:{order}:1 with new
+# parameters, Stripe refuses it, and the order can never be checked out again (502). Until it
+# is fixed, stories do not check out an order whose run was lost; set True once it is.
+LOST_RUN_CHECKOUT_FIXED = False
+
+
+def note(text: str) -> None:
+    """Hypothesis' note (printed with a failing example), or a print outside a @given test."""
+    hypothesis_note(text) if currently_in_test_context() else print(text)
+
+
+def event(text: str) -> None:
+    if currently_in_test_context():
+        hypothesis_event(text)
+
+
 CARDS = ("good", "good", "declined")
 
 
@@ -61,6 +83,7 @@ def any_step(rnd: Random) -> tuple[Any, ...]:
             ("refund", back),
             ("replay", rnd.randrange(3)),
             ("lose_run",),
+            ("pay_older",),
         ]
     )
 
@@ -92,6 +115,8 @@ def next_step(model: Model, rnd: Random) -> tuple[Any, ...]:
             (1.0, ("cancel", 0)),
             (0.7, ("lose_run",)),
         ]
+    if [p for p, status in model.pages.items() if status == "open" and p != model.latest_page]:
+        options.append((2.0, ("pay_older",)))
     paid = [back for back in (0, 1) if (o := model.order(back)) and o.status == "paid"]
     options += [(3.0 / len(paid), ("refund", back)) for back in paid]
     [step] = rnd.choices([o for _, o in options], weights=[w for w, _ in options])
@@ -145,6 +170,7 @@ class Run:
     films: list[dict[str, Any]]
     model: Model = field(default_factory=Model)
     duplicates_due: int = 0
+    checkout_after_lost_run: bool = LOST_RUN_CHECKOUT_FIXED
 
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.shop.http.post(path, headers=self.me.headers, **kwargs)
@@ -195,7 +221,7 @@ class Run:
 
     async def checkout(self, back: int) -> None:
         order = self.model.order(back)
-        if order is None:
+        if order is None or (order.run_lost and not self.checkout_after_lost_run):
             return
         response = await self.post(f"/orders/{order.id}/checkout/")
         if order.status != "pending":
@@ -213,9 +239,9 @@ class Run:
             order.sessions.append(session_id)
         self.model.latest_page = session_id
 
-    async def _pay(self, card: str) -> tuple[str, OrderModel] | None:
-        """Pay the latest page; the model follows. None when there is no page yet."""
-        page = self.model.latest_page
+    async def _pay(self, card: str, page: str | None = None) -> tuple[str, OrderModel] | None:
+        """Pay the page (the latest by default); the model follows. None when there is none."""
+        page = page or self.model.latest_page
         if page is None:
             return None
         order = self.model.page_order[page]
@@ -242,6 +268,13 @@ class Run:
                 await self.shop.emu.delete("/_emulator/faults")
             else:
                 self.duplicates_due += 1
+
+    async def pay_older(self) -> None:
+        """The buyer pays, with a good card, an older page still open in another tab."""
+        latest = self.model.latest_page
+        older = [p for p, status in self.model.pages.items() if status == "open" and p != latest]
+        if older:
+            await self._pay("good", older[0])
 
     async def pay_then_cancel(self, card: str) -> None:
         """Stripe takes the money but its webhooks are late; the buyer cancels meanwhile."""
@@ -380,6 +413,10 @@ PAYMENT_WINS_OVER_CANCEL = (  # the webhooks are late; the run asks Stripe befor
     ("add", 1), ("order",), ("checkout", 0), ("expire",), ("checkout", 0),
     ("pay_then_cancel", "declined"), ("refund", 1),
 )  # fmt: skip
+SECOND_PAGE_PAID = (  # a lost run: the next checkout makes a new page, the old one is paid too
+    ("add", 0), ("order",), ("checkout", 0), ("lose_run",), ("checkout", 0),
+    ("pay", "good", "once"), ("pay_older",), ("refund", 0),
+)  # fmt: skip
 EXPIRED_PAGE_REPLACED = (
     ("add", 1), ("order",), ("checkout", 0), ("expire",), ("pay", "good", "once"),
     ("checkout", 0), ("pay", "good", "once"), ("cancel", 0), ("checkout", 0),
@@ -412,18 +449,28 @@ async def test_money_invariants_hold_after_every_step(
     script: tuple[tuple[Any, ...], ...],
 ) -> None:
     # A plain Random from Hypothesis' seed: its choices are uniform (Hypothesis' own draws lean
-    # to the edges, and rarely got to a payment), an example replays from (steps, seed), and
-    # shrinking `steps` finds the shortest failing prefix of the same story.
-    rnd = Random(seed)
-    if script:
-        steps = len(script)
+    # to the edges, and rarely got to a payment); an example replays from (steps, seed).
     if not script:
         note(f"replay it with @example(steps={steps}, seed={seed}, script=())")
+    await play(client, stack, shop, script or [None] * steps, Random(seed))
+
+
+async def play(
+    client: TestClientProtocol,
+    stack: Stack,
+    shop: Shop,
+    script: Sequence[tuple[Any, ...] | None],
+    rnd: Random,
+    *,
+    checkout_after_lost_run: bool = LOST_RUN_CHECKOUT_FIXED,
+) -> None:
+    """Play the story (None: a step drawn from `rnd`), checking everything after each step."""
     await shop.reset_emulator(webhook_url=f"{shop.url}/payments/webhook/")
     run = Run(shop, await buyer(client, stack), await movies(client, stack, *PRICES))
+    run.checkout_after_lost_run = checkout_after_lost_run
     seen: dict[int, str] = {}
-    for number in range(1, steps + 1):
-        action = script[number - 1] if script else next_step(run.model, rnd)
+    for number, written in enumerate(script, 1):
+        action = written or next_step(run.model, rnd)
         note(f"step {number}: {action}")  # printed with a failing example
         event(f"took a step {action[0]}")
         await run.step(action)
@@ -437,3 +484,15 @@ async def test_money_invariants_hold_after_every_step(
     )
     if unapplied:
         event("a payment was recorded unapplied")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a lost checkout run's successor reuses the Stripe idempotency key "
+    "checkout:{order}:1 with new parameters: Stripe refuses it (502) and the order can never "
+    "be checked out again",
+)
+async def test_a_lost_checkout_run_does_not_block_the_order(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    await play(client, stack, shop, SECOND_PAGE_PAID, Random(0), checkout_after_lost_run=True)
