@@ -73,6 +73,11 @@ def _state(info: CheckoutSessionInfo) -> CheckoutSessionState:
     )
 
 
+def checkout_idempotency_key(order_id: int, run_id: str, attempt: int) -> str:
+    # Runs recorded before the run id was passed keep their old keys (run_id "").
+    return f"checkout:{order_id}:{run_id}:{attempt}" if run_id else f"checkout:{order_id}:{attempt}"
+
+
 class PaymentActivities:
     def __init__(
         self,
@@ -99,7 +104,8 @@ class PaymentActivities:
     @activity.defn(name=CREATE_SESSION)
     async def create_checkout_session(self, data: CreateCheckoutSession) -> CreatedCheckoutSession:
         """A Stripe Checkout Session for the order's snapshot prices, under the key
-        `checkout:{order_id}:{attempt}`: a retry gets the session the first try made."""
+        `checkout:{order_id}:{run_id}:{attempt}`: a retry gets the session the first try made,
+        and another run of the same order never meets this run's keys."""
         async with transaction(self._sessions) as session:
             order = await repo.checkout_order(session, data.order_id)
         if order is None:
@@ -123,7 +129,7 @@ class PaymentActivities:
                 # Stripe fills {CHECKOUT_SESSION_ID} in itself.
                 success_url=f"{base}/payments/success/?session_id={{CHECKOUT_SESSION_ID}}",
                 cancel_url=f"{base}/payments/cancel/?order_id={order.id}",
-                idempotency_key=f"checkout:{order.id}:{data.attempt}",
+                idempotency_key=checkout_idempotency_key(order.id, data.run_id, data.attempt),
             )
         except (StripeRejected, StripeUnavailable) as exc:
             raise _stripe_error(exc) from None

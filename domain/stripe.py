@@ -2,7 +2,7 @@
 
 Async calls through httpx (`stripe.HTTPXClient`), so an activity or the webhook never blocks the
 event loop. Every write takes an idempotency key derived from our own ids (`checkout:{order_id}:
-{attempt}`, `refund:{refund_id}`): a Temporal retry of an activity repeats the same key, so
+{run_id}:{attempt}`, `refund:{refund_id}`): a Temporal retry of an activity repeats the key, so
 Stripe answers with the object it made the first time instead of making a second one.
 
 Errors come out as two kinds: `StripeUnavailable` (network, 5xx, 429: retry later) and

@@ -323,7 +323,9 @@ class CheckoutWorkflow:
         try:
             created = await workflow.execute_activity(
                 CREATE_SESSION,
-                CreateCheckoutSession(self._input.order_id, self._attempts, expires_at),
+                CreateCheckoutSession(
+                    self._input.order_id, self._attempts, expires_at, workflow.info().run_id
+                ),
                 result_type=CreatedCheckoutSession,
                 start_to_close_timeout=STRIPE_TIMEOUT,
                 retry_policy=CREATE_RETRY,

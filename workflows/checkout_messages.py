@@ -97,6 +97,9 @@ class CreateCheckoutSession:
     order_id: int
     attempt: int  # the run's session counter: part of the Stripe idempotency key
     expires_at: datetime
+    # The run's id, also part of the key: a run that replaces a lost one (terminated by an
+    # operator) must not reuse its keys, which Stripe ties to the old run's parameters.
+    run_id: str = ""
 
 
 @dataclass

@@ -19,10 +19,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from tests.commerce.support import Shop, rows
 from workflows.ids import checkout_workflow_id, refund_workflow_id
 
-# Until the automatic refund of a payment that came for an order that could no longer take it
-# is wired, such a payment only has to be recorded (applied=false). Set True to demand that it
-# is being or has been refunded.
-UNAPPLIED_MUST_BE_REFUNDED = False
+# A payment that came for an order that could no longer take it must be recorded (applied=false)
+# and be refunded, or be being refunded (the checkout starts its RefundWorkflow).
+UNAPPLIED_MUST_BE_REFUNDED = True
 
 ALLOWED_MOVES = {("pending", "paid"), ("pending", "cancelled"), ("paid", "refunded")}
 FINAL_REFUND = ("succeeded", "failed")

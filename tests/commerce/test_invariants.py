@@ -11,7 +11,7 @@ written stories always run, then 15 drawn from Hypothesis' seed (mostly steps th
 story on, sometimes any step). Each example has a fresh buyer, three movies and a reset
 emulator; after each step the test waits until the system is at rest (polling, never a fixed
 sleep). A failure prints its steps and the (steps, seed) that replay it. A sixth story (a lost
-run, then a second page) is a strict xfail until the bug it shows is fixed.
+run, then a second page) is the bug this test found, kept as a regression test.
 """
 
 from __future__ import annotations
@@ -47,11 +47,10 @@ from tests.conftest import Stack
 from workflows.ids import checkout_workflow_id
 
 PRICES = ("3.00", "4.50", "9.99")
-# Known bug (see the xfail test at the end): after an operator terminated a checkout run, the
-# next checkout's new run reuses the Stripe idempotency key checkout:{order}:1 with new
-# parameters, Stripe refuses it, and the order can never be checked out again (502). Until it
-# is fixed, stories do not check out an order whose run was lost; set True once it is.
-LOST_RUN_CHECKOUT_FIXED = False
+# Found by this test (see test_a_lost_checkout_run_does_not_block_the_order): a run that replaced
+# one an operator terminated reused its Stripe idempotency key with new parameters, so Stripe
+# refused every checkout of that order (502). Keys now name the run; stories check such orders out.
+LOST_RUN_CHECKOUT_FIXED = True
 
 
 def note(text: str) -> None:
@@ -486,12 +485,6 @@ async def play(
         event("a payment was recorded unapplied")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lost checkout run's successor reuses the Stripe idempotency key "
-    "checkout:{order}:1 with new parameters: Stripe refuses it (502) and the order can never "
-    "be checked out again",
-)
 async def test_a_lost_checkout_run_does_not_block_the_order(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
