@@ -229,6 +229,10 @@ class Run:
         expect(response, 200)
         session_id = response.json()["session_id"]
         already = self.model.open_page(order)
+        if already is not None and order.run_lost:
+            # A run that replaced a lost one makes its own page under its own Stripe keys (the
+            # lost run's key would bring back its page, or a refusal if its parameters differ).
+            assert session_id != already, "the new run was handed the lost run's page"
         if already is not None and not order.run_lost:  # the same open page, never a second
             assert session_id == already
         elif session_id not in self.model.pages:
