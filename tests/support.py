@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,8 +33,21 @@ def html_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+# Parsing an address header costs about a millisecond; waits poll every 20 ms over every mail
+# the session received (thousands by the end of the suite), so each message is parsed once.
+_HEADERS: weakref.WeakKeyDictionary[EmailMessage, tuple[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _to_and_subject(message: EmailMessage) -> tuple[str, str]:
+    found = _HEADERS.get(message)
+    if found is None:
+        found = (str(message["To"]).strip().lower(), str(message["Subject"]))
+        _HEADERS[message] = found
+    return found
+
+
 def to_address(message: EmailMessage) -> str:
-    return str(message["To"]).strip().lower()
+    return _to_and_subject(message)[0]
 
 
 async def wait_for_mail(
@@ -45,7 +59,7 @@ async def wait_for_mail(
         return [
             m
             for m in sink.messages
-            if to_address(m) == to.lower() and subject_contains in str(m["Subject"])
+            if _to_and_subject(m)[0] == to.lower() and subject_contains in _to_and_subject(m)[1]
         ]
 
     await sink.wait_for(lambda _msgs: len(matching()) >= count, timeout=timeout)
