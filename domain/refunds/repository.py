@@ -33,15 +33,6 @@ from domain.models import (
 IN_FLIGHT = (RefundStatus.REQUESTED, RefundStatus.PENDING)
 
 
-async def lock_order_of_user(session: AsyncSession, order_id: int, user_id: int) -> Order | None:
-    stmt = (
-        select(Order)
-        .where(Order.id == order_id, Order.user_id == user_id)
-        .with_for_update(key_share=True)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
     stmt = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
     return (await session.execute(stmt)).scalar_one_or_none()

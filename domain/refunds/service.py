@@ -21,7 +21,6 @@ from domain.db import constraint_name
 from domain.errors import (
     AlreadyRefunded,
     NothingToRefund,
-    OrderNotFound,
     OrderNotPaid,
     OrderNotRefundable,
     PaymentNotFound,
@@ -37,6 +36,7 @@ from domain.models import (
     RefundReason,
     RefundStatus,
 )
+from domain.orders.service import get_order_for_user
 from domain.refunds import repository as repo
 
 WITHIN_AMOUNT = "ck_payments_refund_within_amount"
@@ -119,9 +119,7 @@ async def request_buyer_refund(
     A refund already in flight for the order is returned as it is (a retried request, e.g.
     after a 503, must reach the same refund and not open a second one).
     """
-    order = await repo.lock_order_of_user(session, order_id, user_id)
-    if order is None:
-        raise OrderNotFound()
+    order = await get_order_for_user(session, order_id, user_id, for_update=True)
     if order.status == OrderStatus.PENDING:
         raise OrderNotPaid()
     if order.status == OrderStatus.REFUNDED:
