@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.maintenance import MaintenanceActivities
+from activities.password_reset import PasswordResetActivities
 from activities.payments import PaymentActivities
 from activities.refunds import RefundActivities
 from domain.config import Settings
@@ -24,6 +25,7 @@ from domain.security import OneTimeTokens
 from domain.stripe import StripeGateway
 from workflows.checkout import CheckoutWorkflow
 from workflows.cleanup import TokenCleanupWorkflow
+from workflows.password_reset import PasswordResetWorkflow
 from workflows.refund import RefundWorkflow
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
 from workflows.schedules import upsert_schedules
@@ -36,6 +38,7 @@ WORKFLOWS: Sequence[type] = (
     TokenCleanupWorkflow,
     RefundWorkflow,
     CheckoutWorkflow,
+    PasswordResetWorkflow,
 )
 
 
@@ -67,6 +70,7 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
     )
     return [
         *account.all(),
+        *PasswordResetActivities(sessions, OneTimeTokens(settings)).all(),
         *MaintenanceActivities(sessions).all(),
         *payments.all(),
         *refunds.all(),

@@ -11,6 +11,7 @@ import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.password_reset import PASSWORD_RESET
 from domain.accounts import repository as repo
 from domain.db import SessionFactory, transaction
 from domain.email.mailer import Mailer
@@ -26,6 +27,7 @@ from workflows.messages import (
 )
 
 ACTIVATION = "activation"
+PASSWORD_RESET_TEMPLATE = "password_reset"
 HEARTBEAT_EVERY_SECONDS = 2.0
 T = TypeVar("T")
 
@@ -105,6 +107,16 @@ class AccountActivities:
             token = self._tokens.derive(ACTIVATION, data.user_id, data.nonce)
             context["activation_url"] = self._renderer.link(
                 "/accounts/activate/", email=user.email, token=token
+            )
+            context["expires_at"] = _format_expiry(data.expires_at)
+        elif data.template == PASSWORD_RESET_TEMPLATE:
+            if data.expires_at is None or not data.nonce:
+                raise ApplicationError(
+                    "reset email needs a nonce and expiry", type="BadInput", non_retryable=True
+                )
+            token = self._tokens.derive(PASSWORD_RESET, data.user_id, data.nonce)
+            context["reset_url"] = self._renderer.link(
+                "/accounts/reset-password/", email=user.email, token=token
             )
             context["expires_at"] = _format_expiry(data.expires_at)
         elif data.template == "activation_confirmation":

@@ -17,6 +17,7 @@ from api import (
     health,
     movies,
     orders,
+    password_reset,
     payments,
     purchases,
     refunds,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(sessions.bp)
+    app.register_blueprint(password_reset.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(movies.bp)
     app.register_blueprint(refunds.bp)

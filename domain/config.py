@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     rate_limit_register_window_seconds: int = Field(default=600, ge=1)
     rate_limit_resend: int = Field(default=3, ge=1)
     rate_limit_resend_window_seconds: int = Field(default=600, ge=1)
+    # Password reset: requests per email (and 4x per client address), and completion attempts
+    # per (email, client address) (and 4x per client address).
+    rate_limit_reset: int = Field(default=3, ge=1)
+    rate_limit_reset_window_seconds: int = Field(default=600, ge=1)
+    rate_limit_reset_complete: int = Field(default=10, ge=1)
+    rate_limit_reset_complete_window_seconds: int = Field(default=600, ge=1)
 
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Register and resend never answer faster than this, so timing tells nothing about an email.

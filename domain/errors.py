@@ -311,3 +311,12 @@ class PaymentProviderError(DomainError):
 class PaymentProviderUnavailable(ServiceUnavailable):
     code = "payment_provider_unavailable"
     default_detail = "The payment provider is unavailable; try again shortly."
+
+
+# --- password reset ---------------------------------------------------------------------------
+
+
+class InvalidResetToken(DomainError):
+    status = 400
+    code = "invalid_reset_token"
+    default_detail = "The reset link is invalid, used or expired. Ask for a new one."

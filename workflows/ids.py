@@ -16,6 +16,10 @@ def account_notice_workflow_id(user_id: int) -> str:
     return f"account-notice:{user_id}"
 
 
+def password_reset_workflow_id(user_id: int) -> str:
+    return f"password-reset:{user_id}"
+
+
 def checkout_workflow_id(order_id: int) -> str:
     return f"checkout:{order_id}"
 

@@ -25,10 +25,13 @@ from workflows.ids import (
     USER_ID,
     account_notice_workflow_id,
     checkout_workflow_id,
+    password_reset_workflow_id,
     refund_workflow_id,
     registration_workflow_id,
 )
 from workflows.messages import AccountNoticeInput, RegistrationInput
+from workflows.password_reset import PasswordResetWorkflow
+from workflows.password_reset_messages import PasswordResetInput
 from workflows.refund import RefundWorkflow
 from workflows.refund_messages import RefundInput
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
@@ -73,6 +76,22 @@ def account_notice_start(settings: Settings, user_id: int) -> StartSpec:
         ),
         id=account_notice_workflow_id(user_id),
         summary=f"Notice to user {user_id}: someone tried to register their email",
+        search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
+
+
+def password_reset_start(settings: Settings, user_id: int) -> StartSpec:
+    # Signal-with-start (`request`) and USE_EXISTING: a new request reaches the running run,
+    # which issues a new token replacing the old one; after a run ended, a new run starts.
+    return StartSpec(
+        PasswordResetWorkflow.run,
+        PasswordResetInput(
+            user_id=user_id,
+            token_ttl_seconds=settings.password_reset_token_ttl_seconds,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+        ),
+        id=password_reset_workflow_id(user_id),
+        summary=f"Password reset of user {user_id}",
         search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
     )
 

@@ -1,0 +1,102 @@
+"""Password-reset queries: the one live reset token per user, and setting the new password.
+
+Only the SHA-256 of a token is stored. A reset sets the password and revokes every session of
+the user (every refresh token, and every access token through `users.tokens_valid_after`) in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import PasswordResetToken, RefreshToken, User
+
+
+async def store_token(
+    session: AsyncSession, user_id: int, token_hash: str, expires_at: datetime
+) -> bool:
+    """Store the user's reset token, replacing (and so invalidating) the previous one.
+
+    False, and nothing stored, when the user does not exist or is not active."""
+    active = (
+        await session.execute(
+            select(User.is_active).where(User.id == user_id).with_for_update(read=True)
+        )
+    ).scalar()
+    if not active:
+        return False
+    stmt = insert(PasswordResetToken).values(
+        user_id=user_id, token_hash=token_hash, expires_at=expires_at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[PasswordResetToken.user_id],
+        set_={
+            "token_hash": stmt.excluded.token_hash,
+            "expires_at": stmt.excluded.expires_at,
+            "created_at": func.now(),
+        },
+    )
+    await session.execute(stmt)
+    return True
+
+
+async def find_live_token_owner(session: AsyncSession, token_hash: str) -> int | None:
+    """Read-only: whose live token this is (nothing is consumed or counted)."""
+    stmt = select(PasswordResetToken.user_id).where(
+        PasswordResetToken.token_hash == token_hash, PasswordResetToken.expires_at > func.now()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def consume_token_and_set_password(
+    session: AsyncSession, user_id: int, token_hash: str, password_hash: str
+) -> bool:
+    """Single use: one conditional DELETE … RETURNING, then the new password for an active user
+    and every session of the user revoked. Idempotent for the activity's retries."""
+    consumed = (
+        await session.execute(
+            delete(PasswordResetToken)
+            .where(
+                PasswordResetToken.user_id == user_id,
+                PasswordResetToken.token_hash == token_hash,
+                PasswordResetToken.expires_at > func.now(),
+            )
+            .returning(PasswordResetToken.id)
+        )
+    ).scalar_one_or_none()
+    if consumed is None:
+        # A retry of a reset that committed finds its own hash (salted: no one else's) in place.
+        current = (
+            await session.execute(select(User.hashed_password).where(User.id == user_id))
+        ).scalar()
+        return current == password_hash
+    updated = (
+        await session.execute(
+            update(User)
+            .where(User.id == user_id, User.is_active.is_(True))
+            .values(hashed_password=password_hash, tokens_valid_after=func.now())
+            .returning(User.id)
+        )
+    ).scalar_one_or_none()
+    if updated is None:  # deactivated meanwhile: the token is spent, the password unchanged
+        return False
+    await revoke_all_refresh_tokens(session, user_id)
+    return True
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> int:
+    # TODO(merge): the sessions branch provides revoke_user_sessions(); call it from here.
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_token(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user_id))
