@@ -5,15 +5,11 @@ from __future__ import annotations
 import logging
 
 from pydantic import BaseModel, Field
-from quart import Blueprint
-from quart_schema import (
-    tag_blueprint,
-    validate_querystring,
-    validate_request,
-    validate_response,
-)
+from quart import Blueprint, Response
+from quart_schema import tag_blueprint, validate_request, validate_response
 
 from api.guards import rate_limit, response_floor
+from api.pages import link_params, render_page
 from api.schemas import MessageResponse, Strict, error_responses
 from api.services import services
 from api.temporal import TemporalUnavailable
@@ -59,11 +55,6 @@ class ActivateRequest(Strict):
     email: Email | None = Field(
         default=None, description="Optional; when given it must be the account's email."
     )
-
-
-class ActivateQuery(ActivateRequest):
-    # quart-schema lifts `required` from the field schema onto the query parameter.
-    token: str = Field(min_length=16, max_length=128, json_schema_extra={"required": True})
 
 
 @bp.post("/register/")
@@ -194,12 +185,20 @@ async def _activate(token: str, email: str | None) -> MessageResponse:
 
 
 @bp.get("/activate/")
-@validate_querystring(ActivateQuery)
-@validate_response(MessageResponse, 200)
-@error_responses(400, 422, 503)
-async def activate_from_link(query_args: ActivateQuery) -> MessageResponse:
-    """Activate an account with the token from the activation email (the emailed link)."""
-    return await _activate(query_args.token, query_args.email)
+async def activation_page() -> Response:
+    """The page the emailed activation link opens: its button POSTs to `/accounts/activate/`.
+
+    Opening it activates nothing (a mail scanner fetching the link cannot activate an account);
+    other query parameters are ignored."""
+    token, email = link_params()
+    return render_page(
+        "activate.html",
+        title="Activate your account",
+        token=token,
+        email=email,
+        endpoint="/accounts/activate/",
+        button="Activate my account",
+    )
 
 
 @bp.post("/activate/")

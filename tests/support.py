@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 import weakref
@@ -85,6 +86,29 @@ def path_of(link: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def page_form(page: str) -> tuple[str, dict[str, str]]:
+    """What a link page's button sends: the endpoint its script POSTs to, and its hidden fields."""
+    endpoint = re.search(r'data-endpoint="([^"]+)"', page)
+    assert endpoint, "the page has a form that POSTs"
+    hidden = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)
+    return html.unescape(endpoint.group(1)), {k: html.unescape(v) for k, v in hidden}
+
+
+async def follow_link(client: TestClientProtocol, link: str, **fields: str) -> Any:
+    """Open an emailed link's page and press its button (with `fields` typed in), as a browser
+    does; return the answer to the button's POST."""
+    page = await client.get(path_of(link))
+    assert page.status_code == 200, await page.get_data(as_text=True)
+    endpoint, hidden = page_form(await page.get_data(as_text=True))
+    return await client.post(endpoint, json={**hidden, **fields})
+
+
+async def activate_link(client: TestClientProtocol, link: str) -> Any:
+    """POST the emailed activation link's token (and email) to /accounts/activate/, as a front
+    end does: opening the link itself only shows a page."""
+    return await client.post("/accounts/activate/", json=link_query(link))
+
+
 async def register(client: TestClientProtocol, email: str, password: str = PASSWORD) -> Any:
     response = await client.post("/accounts/register/", json={"email": email, "password": password})
     assert response.status_code == 202, await response.get_data(as_text=True)
@@ -96,7 +120,7 @@ async def register_and_activate(
 ) -> None:
     await register(client, email, password)
     [mail] = await wait_for_mail(sink, email, "Activate")
-    response = await client.get(path_of(activation_link(mail)))
+    response = await activate_link(client, activation_link(mail))
     assert response.status_code == 200, await response.get_data(as_text=True)
 
 

@@ -9,7 +9,7 @@ import re
 import time
 from email import policy
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -55,8 +55,9 @@ async def mail_create_account(
         if link == ACCOUNT_EXISTS:
             return "registered through the API: the account exists already (notice mailed)"
         if link is not None:
-            parts = urlsplit(link)
-            activated = await client.get(f"{parts.path}?{parts.query}")
+            # The link opens a confirmation page; its button POSTs the link's token.
+            query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+            activated = await client.post("/accounts/activate/", json=query)
             if activated.status_code != 200:
                 raise BenchError(f"activation failed: {activated.status_code} {activated.text}")
             return f"registered through the API, activated from {mail_dir}"

@@ -34,12 +34,12 @@ from domain.models import ActivationToken, RefreshToken, User
 from tests.conftest import Stack, app_client
 from tests.support import (
     PASSWORD,
+    activate_link,
     activation_link,
     bearer,
     link_query,
     login,
     new_email,
-    path_of,
     register,
     register_and_activate,
     wait_for_mail,
@@ -265,7 +265,7 @@ async def test_temporal_killed_during_use_answers_503_then_recovers(
             await register_and_activate(api, stack.mail, member)
             await register(api, waiting)
             [link_mail] = await wait_for_mail(stack.mail, waiting, "Activate")
-            link = path_of(activation_link(link_mail))
+            link = activation_link(link_mail)
             waiting_user = await user_row(stack, waiting)
             assert waiting_user is not None
             links_before = await activation_token_hashes(stack, waiting_user.id)
@@ -282,7 +282,7 @@ async def test_temporal_killed_during_use_answers_503_then_recovers(
                     "/accounts/register/", json={"email": member, "password": PASSWORD}
                 ),
                 "resend": api.post("/accounts/resend-activation/", json={"email": waiting}),
-                "activate": api.get(link),
+                "activate": activate_link(api, link),
             }
             outage = asyncio.gather(*(answer(call) for call in needs_temporal.values()))
             ready = await api.get("/health/ready")
@@ -320,7 +320,7 @@ async def test_temporal_killed_during_use_answers_503_then_recovers(
 
             # The same API instance (and worker) carry on. The run started before the outage
             # survived it, so the link emailed before the outage still activates.
-            activated = await answer(api.get(link))
+            activated = await answer(activate_link(api, link))
             assert activated[0] == 200, activated
             still_waiting = await user_row(stack, waiting)
             assert still_waiting is not None and still_waiting.is_active

@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from tests.conftest import Stack
-from tests.support import PASSWORD, activation_link, new_email, path_of, wait_for_mail
+from tests.support import PASSWORD, activate_link, activation_link, new_email, wait_for_mail
 
 
 @dataclass
@@ -99,7 +99,7 @@ async def registration_run(stack: Stack, workflow_id: str) -> WorkflowExecutionS
 
 async def activate_from_mail(client: TestClientProtocol, stack: Stack, email: str) -> None:
     [mail] = await wait_for_mail(stack.mail, email, "Activate")
-    response = await client.get(path_of(activation_link(mail)))
+    response = await activate_link(client, activation_link(mail))
     assert response.status_code == 200, await response.get_data(as_text=True)
 
 

@@ -17,11 +17,11 @@ from temporalio.client import ScheduleActionStartWorkflow, ScheduleIntervalSpec
 from domain.config import Settings
 from tests.conftest import Stack
 from tests.support import (
+    activate_link,
     activation_link,
     link_query,
     login,
     new_email,
-    path_of,
     register,
     wait_for_mail,
 )
@@ -150,7 +150,7 @@ async def test_live_activation_link_still_activates_after_the_cleanup(
     )
     assert len(stored) == 1, "the clean-up deleted the live activation token"
     assert link_query(link)["token"] not in stored  # only its hash is stored
-    response = await client.get(path_of(link))
+    response = await activate_link(client, link)
     assert response.status_code == 200, await response.get_data(as_text=True)
     await login(client, email)
 

@@ -17,10 +17,10 @@ from domain.models import ActivationToken
 from tests.conftest import Stack, app_client
 from tests.support import (
     PASSWORD,
+    activate_link,
     activation_link,
     link_query,
     new_email,
-    path_of,
     register,
     wait_for_mail,
 )
@@ -90,7 +90,7 @@ async def test_worker_stopped_mid_send_still_delivers_once_restarted(stack: Stac
         assert pending.activity_type.name == "send_account_email"
         async with build_worker(stack.client, settings, build_activities(settings, stack.sessions)):
             [mail] = await wait_for_mail(stack.mail, email, "Activate")
-            response = await api.get(path_of(activation_link(mail)))
+            response = await activate_link(api, activation_link(mail))
             assert response.status_code == 200
 
 
@@ -116,7 +116,7 @@ async def test_smtp_down_for_a_while_delays_but_does_not_lose_email(stack: Stack
         finally:
             stack.mail.start()
         [mail] = await wait_for_mail(stack.mail, email, "Activate", timeout=30)
-        assert (await api.get(path_of(activation_link(mail)))).status_code == 200
+        assert (await activate_link(api, activation_link(mail))).status_code == 200
     # The failed attempts are in the history, by error type only: no recipient address.
     history = history_text(await handle.fetch_history())
     assert "SMTPDeliveryFailed" in history
@@ -137,7 +137,7 @@ async def test_activation_after_ttl_fails_cleanly(stack: Stack) -> None:
         status = await handle.query(RegistrationWorkflow.status)
         assert status.state == "expired"
 
-        response = await api.get(path_of(activation_link(mail)))
+        response = await activate_link(api, activation_link(mail))
         assert response.status_code == 400
         assert (await response.get_json())["error"] == "invalid_activation_token"
         async with stack.sessions() as session:
@@ -157,7 +157,7 @@ async def test_activation_after_ttl_fails_cleanly(stack: Stack) -> None:
         response = await api.post("/accounts/resend-activation/", json={"email": email})
         assert response.status_code == 202
         mails = await wait_for_mail(stack.mail, email, "Activate", count=2)
-        assert (await api.get(path_of(activation_link(mails[-1])))).status_code == 200
+        assert (await activate_link(api, activation_link(mails[-1]))).status_code == 200
         assert (await handle.describe()).run_id != result_run_id
 
 
@@ -180,8 +180,8 @@ async def test_resend_delivers_a_fresh_token_to_the_same_run(stack: Stack) -> No
         assert (await handle.describe()).run_id == run_before
 
         # The older link died when the new one was issued.
-        assert (await api.get(path_of(activation_link(first)))).status_code == 400
-        assert (await api.get(path_of(activation_link(second)))).status_code == 200
+        assert (await activate_link(api, activation_link(first))).status_code == 400
+        assert (await activate_link(api, activation_link(second))).status_code == 200
         result = await asyncio.wait_for(handle.result(), timeout=30)
         assert result.outcome == "activated"
         status = await handle.query(RegistrationWorkflow.status)
@@ -200,7 +200,7 @@ async def test_history_holds_no_email_token_or_password(stack: Stack) -> None:
         await register(api, email)
         [mail] = await wait_for_mail(stack.mail, email, "Activate")
         token = link_query(activation_link(mail))["token"]
-        assert (await api.get(path_of(activation_link(mail)))).status_code == 200
+        assert (await activate_link(api, activation_link(mail))).status_code == 200
     handle = await registration_handle(stack, email)
     await asyncio.wait_for(handle.result(), timeout=30)
     text = history_text(await handle.fetch_history())

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from domain.email.render import SUBJECTS
 from domain.models import ActivationToken, User
 from tests.conftest import Stack, app_client
-from tests.support import activation_link, new_email, path_of, register, wait_for_mail
+from tests.support import activate_link, activation_link, new_email, register, wait_for_mail
 from tests.workflows.support import (
     activities_replacing,
     eventually,
@@ -56,7 +56,7 @@ async def test_activation_accepted_just_before_expiry_wins_over_the_timer(stack:
         await register(api, email)
         [mail] = await wait_for_mail(stack.mail, email, ACTIVATE_SUBJECT)
         handle = await registration_handle(stack, email)
-        answer = asyncio.create_task(api.get(path_of(activation_link(mail))))
+        answer = asyncio.create_task(activate_link(api, activation_link(mail)))
         # The link is followed well within the TTL (12 s: room for a loaded machine), so the
         # update is accepted and its activity commits before the timer fires.
         await asyncio.wait_for(committed.wait(), timeout=12)
@@ -124,7 +124,7 @@ async def test_resend_while_expiring_issues_a_fresh_link(stack: Stack) -> None:
                 )
             ).scalar_one()
         assert token.expires_at > datetime.now(UTC) - timedelta(seconds=1)
-        response = await api.get(path_of(activation_link(fresh)))
+        response = await activate_link(api, activation_link(fresh))
         assert response.status_code == 200, await response.get_data(as_text=True)
         result = await asyncio.wait_for(handle.result(), timeout=30)
         assert result.outcome == "activated"

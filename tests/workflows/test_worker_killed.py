@@ -16,7 +16,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.service import RPCError
 
 from tests.conftest import Stack, app_client
-from tests.support import activation_link, new_email, path_of, register, wait_for_mail
+from tests.support import activate_link, activation_link, new_email, register, wait_for_mail
 from worker import build_activities, build_worker
 from workflows.ids import registration_workflow_id
 
@@ -105,7 +105,7 @@ async def test_sigkilled_worker_mid_send_email_still_arrives(stack: Stack, tmp_p
             ):
                 # Noticed through the missing heartbeats (10 s), then retried here.
                 [mail] = await wait_for_mail(stack.mail, email, "Activate", timeout=60)
-                response = await api.get(path_of(activation_link(mail)))
+                response = await activate_link(api, activation_link(mail))
                 assert response.status_code == 200
     finally:
         if process.poll() is None:
