@@ -16,6 +16,7 @@ from devstack.smtp_sink import MailSink
 
 PASSWORD = "Sup3r$ecret"
 LINK = re.compile(r"https?://\S+/accounts/activate/\?\S+")
+RESET_LINK = re.compile(r"https?://\S+/accounts/reset-password/\?\S+")
 
 
 def new_email(prefix: str = "user") -> str:
@@ -74,6 +75,12 @@ def mails_to(sink: MailSink, to: str) -> list[EmailMessage]:
 def activation_link(message: EmailMessage) -> str:
     match = LINK.search(text_of(message))
     assert match, "the activation email carries a link"
+    return match.group(0)
+
+
+def reset_link(message: EmailMessage) -> str:
+    match = RESET_LINK.search(text_of(message))
+    assert match, "the reset email carries a link"
     return match.group(0)
 
 
