@@ -15,7 +15,7 @@ from domain.accounts import password_reset as resets
 from domain.accounts import repository as repo
 from domain.accounts.rules import Email, NewPassword
 from domain.db import transaction
-from domain.errors import InvalidResetToken
+from domain.errors import InvalidResetToken, PasswordUnchanged
 from domain.redis_store import Limit, hit_rate_limits
 from domain.security import OneTimeTokens
 from workflows.ids import password_reset_workflow_id
@@ -95,13 +95,13 @@ async def reset_page() -> Response:
 @bp.post("/reset-password/complete/")
 @validate_request(ResetComplete)
 @validate_response(MessageResponse, 200)
-@error_responses(400, 422, 429, 503)
+@error_responses(400, 409, 422, 429, 503)
 async def complete_reset(data: ResetComplete) -> MessageResponse:
     """Set a new password with the token from the reset email. Every session of the account is
     logged out, and a notice is emailed.
 
-    A wrong token is refused and changes nothing: the right one keeps working. Attempts are
-    limited per email and client address.
+    A wrong token is refused and changes nothing: the right one keeps working. The current
+    password is refused (409). Attempts are limited per email and client address.
     """
     svc = services()
     s = svc.settings
@@ -117,13 +117,17 @@ async def complete_reset(data: ResetComplete) -> MessageResponse:
     async with transaction(svc.sessions) as session:
         # Read-only: a wrong token consumes nothing and costs no password hash.
         user_id = await resets.find_live_token_owner(session, token_hash)
-        if user_id is not None and await repo.get_user_email(session, user_id) != data.email:
-            user_id = None
-    if user_id is None:
+        user = await repo.get_user(session, user_id) if user_id is not None else None
+    if user is None or user.email != data.email:
         raise InvalidResetToken()
+    # W8: the same password again would leave a leaked one in place (only the token's holder
+    # learns this, so it reveals nothing to a stranger).
+    same, _ = await svc.hasher.verify(data.password, user.hashed_password)
+    if same:
+        raise PasswordUnchanged()
     password_hash = await svc.hasher.hash(data.password)
     outcome = await svc.temporal.update(
-        password_reset_workflow_id(user_id),
+        password_reset_workflow_id(user.id),
         "complete",
         CompleteResetRequest(token_hash=token_hash, password_hash=password_hash),
         result_type=CompleteResetResult,

@@ -320,3 +320,8 @@ class InvalidResetToken(DomainError):
     status = 400
     code = "invalid_reset_token"
     default_detail = "The reset link is invalid, used or expired. Ask for a new one."
+
+
+class PasswordUnchanged(Conflict):
+    code = "password_unchanged"
+    default_detail = "The new password must differ from the current one."

@@ -156,6 +156,9 @@ async def test_a_password_login_would_refuse_is_never_set(
         body = await response.get_data(as_text=True)
         assert weak not in body
         assert '"password"' in body
+    same = await complete(client, email, token, PASSWORD)  # W8: the current password again
+    assert same.status_code == 409
+    assert (await same.get_json())["error"] == "password_unchanged"
     assert (await complete(client, email, token)).status_code == 200
     await login(client, email, NEW_PASSWORD)
 
@@ -230,3 +233,21 @@ async def test_a_strangers_wrong_tokens_do_not_lock_the_owner_out(stack: Stack) 
         right = await complete(api, email, link_query(link)["token"], scope_base=_peer())
         assert right.status_code == 200
         await login(api, email, NEW_PASSWORD)
+
+
+async def test_two_completions_at_once_set_one_password(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email("twice")
+    await register_and_activate(client, stack.mail, email)
+    await request_reset(client, email)
+    [link] = await reset_links(stack, email)
+    token = link_query(link)["token"]
+    answers = await asyncio.gather(
+        complete(client, email, token, "F1rst$password"),
+        complete(client, email, token, "Sec0nd$password"),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    winner = "F1rst$password" if answers[0].status_code == 200 else "Sec0nd$password"
+    await login(client, email, winner)
+    await wait_for_mail(stack.mail, email, CHANGED_SUBJECT)
