@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from datetime import UTC, datetime
 
 from quart.typing import TestClientProtocol
 from sqlalchemy import select
 
-from domain.models import PasswordResetToken
+from domain.models import PasswordResetToken, RefreshToken, User
 from tests.api.reset_support import (
     CHANGED_SUBJECT,
     NEW_PASSWORD,
@@ -58,6 +59,7 @@ async def test_reset_sets_the_password_and_ends_every_session(
     assert token not in stored  # only the hash is stored
 
     # The page's form, with the new password typed in, as a browser sends it.
+    reset_at = datetime.now(UTC)
     response = await follow_link(client, link, password=NEW_PASSWORD)
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert "reset" in (await response.get_json())["message"]
@@ -73,6 +75,18 @@ async def test_reset_sets_the_password_and_ends_every_session(
         "/accounts/refresh/", json={"refresh_token": old["refresh_token"]}
     )
     assert refreshed.status_code == 401
+    # Every refresh token issued before the reset is revoked in the database too (what a list
+    # of the user's sessions shows), not only refused by the revocation mark.
+    async with stack.sessions() as session:
+        live = await session.execute(
+            select(RefreshToken.jti).where(
+                RefreshToken.user_id == User.id,
+                User.email == email,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.issued_at < reset_at,
+            )
+        )
+        assert live.all() == []
 
     # The link is single use.
     again = await follow_link(client, link, password="An0ther$pass")
