@@ -7,8 +7,10 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
+import pytest
 from quart.typing import TestClientProtocol
 from sqlalchemy import select
+from temporalio.service import RPCError
 
 from domain.models import PasswordResetToken, RefreshToken, User
 from tests.api.reset_support import (
@@ -34,6 +36,8 @@ from tests.support import (
     text_of,
     wait_for_mail,
 )
+from tests.workflows.support import user_id_of
+from workflows.ids import password_reset_workflow_id
 
 
 async def _stored_hashes(stack: Stack) -> list[str]:
@@ -108,6 +112,10 @@ async def test_unknown_and_inactive_emails_get_the_same_answer_and_no_mail(
     await reset_links(stack, known)
     await asyncio.sleep(1)  # the known email's link came; nothing else is on its way
     assert mails_to(stack.mail, known)
+    # No run is started for them (an unknown email has no id; an inactive one is not eligible).
+    workflow_id = password_reset_workflow_id(await user_id_of(stack, inactive))
+    with pytest.raises(RPCError):
+        await stack.client.get_workflow_handle(workflow_id).describe()
     for email in (unknown, inactive):
         subjects = [str(m["Subject"]) for m in mails_to(stack.mail, email)]
         assert not any("password" in s.lower() for s in subjects), subjects
@@ -211,6 +219,7 @@ def _peer() -> dict[str, tuple[str, int]]:
     return {"client": (".".join(str(secrets.randbelow(250) + 1) for _ in range(4)), 1)}
 
 
+@pytest.mark.usefixtures("worker")
 async def test_requests_are_rate_limited_per_email_and_per_client(stack: Stack) -> None:
     email = new_email("limited")
     async with app_client(stack, rate_limit_reset=2) as api:
@@ -230,6 +239,7 @@ async def test_requests_are_rate_limited_per_email_and_per_client(stack: Stack) 
         assert (await request_reset(api, new_email(), scope_base=_peer())).status_code == 202
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_strangers_wrong_tokens_do_not_lock_the_owner_out(stack: Stack) -> None:
     """Completion attempts count per (email, client): the attacker is throttled, the owner on
     their own client is not, and their link still works."""

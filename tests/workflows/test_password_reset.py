@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from temporalio.client import WorkflowHandle
 
@@ -63,6 +64,7 @@ async def test_completed_reset_is_readable_and_keeps_secrets_out_of_history(
     await maybe_record(handle, "password_reset_superseded_then_completed")
 
 
+@pytest.mark.usefixtures("worker")
 async def test_the_link_expires_by_the_workflow_timer(stack: Stack) -> None:
     email = new_email("expiry")
     async with app_client(stack, password_reset_token_ttl_seconds=2) as api:
