@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from domain.models import PasswordResetToken
 from tests.api.reset_support import NEW_PASSWORD, complete, request_reset, reset_links
@@ -17,7 +18,7 @@ from tests.support import PASSWORD, follow_link, link_query, login, new_email, r
 from tests.workflows.support import eventually, history_text, maybe_record, user_id_of
 from workflows.ids import USER_ID, password_reset_workflow_id
 from workflows.password_reset import PasswordResetWorkflow
-from workflows.password_reset_messages import PasswordResetResult
+from workflows.password_reset_messages import CompleteResetRequest, PasswordResetResult
 
 
 async def _handle(stack: Stack, email: str) -> WorkflowHandle[Any, PasswordResetResult]:
@@ -93,3 +94,21 @@ async def test_the_link_expires_by_the_workflow_timer(stack: Stack) -> None:
         await eventually(awaiting, what="the new run awaits the reset")
         assert (await follow_link(api, fresh, password=NEW_PASSWORD)).status_code == 200
         await login(api, email, NEW_PASSWORD)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_wrong_token_hash_is_refused_without_a_trace(client: Any, stack: Stack) -> None:
+    """Even past the API's check (e.g. a link superseded meanwhile), the run refuses any hash
+    but its current token's before anything is written: no update in history, no activity, and
+    the right link still works."""
+    email = new_email("trace")
+    await register_and_activate(client, stack.mail, email)
+    await request_reset(client, email)
+    [link] = await reset_links(stack, email)
+    handle = await _handle(stack, email)
+    wrong = CompleteResetRequest(token_hash="0" * 64, password_hash="$argon2id$v=19$m=8,t=1,p=1$x")
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(PasswordResetWorkflow.complete, wrong)
+    events = [e.event_type for e in (await handle.fetch_history()).events]
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in events
+    assert (await follow_link(client, link, password=NEW_PASSWORD)).status_code == 200
