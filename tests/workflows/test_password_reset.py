@@ -108,7 +108,7 @@ async def test_a_wrong_token_hash_is_refused_without_a_trace(client: Any, stack:
     handle = await _handle(stack, email)
     wrong = CompleteResetRequest(token_hash="0" * 64, password_hash="$argon2id$v=19$m=8,t=1,p=1$x")
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(PasswordResetWorkflow.complete, wrong)
+        await handle.execute_update("complete", wrong)
     events = [e.event_type for e in (await handle.fetch_history()).events]
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in events
     assert (await follow_link(client, link, password=NEW_PASSWORD)).status_code == 200
