@@ -165,6 +165,8 @@ def make_settings(
         "rate_limit_login": 1000,
         "rate_limit_register": 1000,
         "rate_limit_resend": 1000,
+        "rate_limit_reset": 1000,
+        "rate_limit_reset_complete": 1000,
         "anti_enumeration_floor_seconds": 0.0,
         "argon2_memory_kib": 19 * 1024,
     }

@@ -37,9 +37,11 @@ async def test_completed_reset_is_readable_and_keeps_secrets_out_of_history(
 ) -> None:
     email = new_email("history")
     await register_and_activate(client, stack.mail, email)
-    await request_reset(client, email)
+    assert (await request_reset(client, email)).status_code == 202
     [first] = await reset_links(stack, email)
-    await request_reset(client, email)  # supersedes the first link within the same run
+    assert (
+        await request_reset(client, email)
+    ).status_code == 202  # supersedes the first link within the same run
     _, link = await reset_links(stack, email, count=2)
     handle = await _handle(stack, email)
 
@@ -70,7 +72,7 @@ async def test_the_link_expires_by_the_workflow_timer(stack: Stack) -> None:
     email = new_email("expiry")
     async with app_client(stack, password_reset_token_ttl_seconds=2) as api:
         await register_and_activate(api, stack.mail, email)
-        await request_reset(api, email)
+        assert (await request_reset(api, email)).status_code == 202
         [link] = await reset_links(stack, email)
         handle = await _handle(stack, email)
         result = await asyncio.wait_for(handle.result(), timeout=30)
@@ -83,7 +85,7 @@ async def test_the_link_expires_by_the_workflow_timer(stack: Stack) -> None:
         await maybe_record(handle, "password_reset_expired")
 
         # After expiry a new request starts a new run with a fresh link that works.
-        await request_reset(api, email)
+        assert (await request_reset(api, email)).status_code == 202
         _, fresh = await reset_links(stack, email, count=2)
 
         async def awaiting() -> bool:
@@ -103,7 +105,7 @@ async def test_a_wrong_token_hash_is_refused_without_a_trace(client: Any, stack:
     the right link still works."""
     email = new_email("trace")
     await register_and_activate(client, stack.mail, email)
-    await request_reset(client, email)
+    assert (await request_reset(client, email)).status_code == 202
     [link] = await reset_links(stack, email)
     handle = await _handle(stack, email)
     wrong = CompleteResetRequest(token_hash="0" * 64, password_hash="$argon2id$v=19$m=8,t=1,p=1$x")
