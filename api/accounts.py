@@ -186,10 +186,10 @@ async def _activate(token: str, email: str | None) -> MessageResponse:
 
 @bp.get("/activate/")
 async def activation_page() -> Response:
-    """The page the emailed activation link opens: its button POSTs to `/accounts/activate/`.
+    """The emailed activation link's page (HTML; query `token` and optional `email`).
 
-    Opening it activates nothing (a mail scanner fetching the link cannot activate an account);
-    other query parameters are ignored."""
+    Its button POSTs to `/accounts/activate/`. Opening it activates nothing (a mail scanner
+    fetching the link cannot activate an account); other query parameters are ignored."""
     token, email = link_params()
     return render_page(
         "activate.html",

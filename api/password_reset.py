@@ -78,9 +78,11 @@ async def request_reset(data: ResetRequest) -> tuple[MessageResponse, int]:
 
 @bp.get("/reset-password/")
 async def reset_page() -> Response:
-    """The page the emailed link opens: a form for the new password, which POSTs to
-    `/accounts/reset-password/complete/`. Opening it changes nothing; other query parameters
-    are ignored."""
+    """The emailed reset link's page (HTML; query `token` and `email`).
+
+    A form for the new password whose button POSTs to `/accounts/reset-password/complete/`.
+    Opening it changes nothing; other query parameters (`utm_*`) are ignored, and a broken link
+    shows a page saying so."""
     token, email = link_params()
     return render_page(
         "reset_password.html",
@@ -97,8 +99,9 @@ async def reset_page() -> Response:
 @validate_response(MessageResponse, 200)
 @error_responses(400, 409, 422, 429, 503)
 async def complete_reset(data: ResetComplete) -> MessageResponse:
-    """Set a new password with the token from the reset email. Every session of the account is
-    logged out, and a notice is emailed.
+    """Set a new password with the token from the reset email.
+
+    Every session of the account is logged out, and a notice is emailed.
 
     A wrong token is refused and changes nothing: the right one keeps working. The current
     password is refused (409). Attempts are limited per email and client address.
