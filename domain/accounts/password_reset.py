@@ -89,7 +89,8 @@ async def consume_token_and_set_password(
 
 
 async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> int:
-    # TODO(merge): the sessions branch provides revoke_user_sessions(); call it from here.
+    # Merge note: the sessions branch adds revoke_user_sessions(user_id) (per-session deny in
+    # Redis); call it where this is called so access tokens of every session stop at once.
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
