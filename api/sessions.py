@@ -23,8 +23,8 @@ from api.services import services
 from domain.accounts import service as accounts
 from domain.accounts.rules import Email, PresentedPassword
 from domain.db import transaction
-from domain.errors import InvalidToken, TokenExpired
-from domain.redis_store import deny_access_token
+from domain.errors import InvalidToken, RefreshTokenReused, TokenExpired
+from domain.redis_store import deny_access_token, deny_session
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
 bp = Blueprint("sessions", __name__, url_prefix="/accounts")
@@ -101,8 +101,14 @@ async def refresh(data: RefreshRequest) -> TokenResponse:
     token of that login (someone else may hold a copy).
     """
     svc = services()
-    async with transaction(svc.sessions) as session:
-        pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
+    try:
+        async with transaction(svc.sessions) as session:
+            pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
+    except RefreshTokenReused:
+        # The whole session ends: its live access tokens too, not only its refresh tokens.
+        family = svc.tokens.decode(data.refresh_token, "refresh").family_id
+        await deny_session(svc.redis, family, svc.settings.access_token_ttl_seconds)
+        raise
     return _token_response(pair)
 
 
@@ -127,6 +133,10 @@ async def logout() -> MessageResponse:
         if presented is not None and presented.user_id == claims.user_id:
             other_family = presented
     await deny_access_token(svc.redis, claims.jti, claims.expires_at)
+    ttl = svc.settings.access_token_ttl_seconds
+    await deny_session(svc.redis, claims.family_id, ttl)  # every access token of this session
+    if other_family is not None:
+        await deny_session(svc.redis, other_family.family_id, ttl)
     async with transaction(svc.sessions) as session:
         await accounts.logout(session, claims)
         if other_family is not None:
