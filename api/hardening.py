@@ -54,5 +54,6 @@ def register_hardening(app: Quart) -> None:
         if response.status_code in _REDIRECTS and "Location" in response.headers:
             response.headers["Location"] = _relative_location(response.headers["Location"])
         if request.path == DOCS_PATH and response.status_code == 200:
-            response.headers["Content-Security-Policy"] = docs_csp(await response.get_data(as_text=False))
+            html = await response.get_data(as_text=False)
+            response.headers["Content-Security-Policy"] = docs_csp(html)
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -121,3 +122,28 @@ async def test_docs_can_be_switched_off(stack: Stack) -> None:
         assert (await off.get("/docs")).status_code == 404
         assert (await off.get("/openapi.json")).status_code == 404
         assert (await off.get("/docs/assets/swagger-ui.css")).status_code == 404
+
+
+async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    async with app_client(stack, rate_limit_login=3, trusted_proxy_hops=1) as limited:
+        stranger = {"X-Forwarded-For": f"198.51.100.{secrets.randbelow(250)}"}
+        owner = {"X-Forwarded-For": f"203.0.113.{secrets.randbelow(250)}"}
+        statuses = []
+        for _ in range(10):
+            response = await limited.post(
+                "/accounts/login/",
+                json={"email": email, "password": "Wr0ng$pass"},
+                headers=stranger,
+            )
+            statuses.append(response.status_code)
+        assert statuses[:3] == [401, 401, 401]
+        assert set(statuses[3:]) == {429}, statuses  # the stranger is throttled
+        # The owner, from their own client, still gets in with the right password.
+        ok = await limited.post(
+            "/accounts/login/", json={"email": email, "password": PASSWORD}, headers=owner
+        )
+        assert ok.status_code == 200, await ok.get_data(as_text=True)
