@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Literal
 
@@ -17,14 +18,17 @@ from quart_schema import (
 )
 
 from api.auth import current_claims, current_user, require_user
-from api.guards import login_rate_limit
+from api.guards import login_rate_limit, rate_limit
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
-from domain.accounts.rules import Email, PresentedPassword
+from domain.accounts import sessions as account_sessions
+from domain.accounts.repository import get_credentials
+from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
-from domain.errors import InvalidToken, RefreshTokenReused, TokenExpired
+from domain.errors import InvalidToken, RefreshTokenReused, TokenExpired, WrongPassword
 from domain.redis_store import deny_access_token, deny_session
+from workflows.starts import password_changed_notice_start
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
 bp = Blueprint("sessions", __name__, url_prefix="/accounts")
@@ -50,6 +54,11 @@ class RefreshRequest(Strict):
 
 class LogoutRequest(Strict):
     refresh_token: str | None = Field(default=None, max_length=4096)
+
+
+class ChangePasswordRequest(Strict):
+    old_password: PresentedPassword
+    new_password: NewPassword  # the register rules: whatever is set here, login accepts
 
 
 class MeResponse(BaseModel):
@@ -171,3 +180,36 @@ async def me() -> MeResponse:
         created_at=user.created_at,
         activated_at=user.activated_at,
     )
+
+
+@bp.post("/change-password/")
+@require_user
+@validate_request(ChangePasswordRequest)
+@validate_response(MessageResponse, 200)
+@error_responses(400, 401, 422, 429, 503)
+@security_scheme(BEARER)
+async def change_password(data: ChangePasswordRequest) -> MessageResponse:
+    """Change the password (old one required). Every other session is logged out; this one
+    stays. The owner gets a notice email."""
+    svc = services()
+    s = svc.settings
+    user, claims = current_user(), current_claims()
+    await rate_limit(
+        "change-password", str(user.id), s.rate_limit_login, s.rate_limit_login_window_seconds, 5
+    )
+    async with svc.autocommit.connect() as conn:
+        credentials = await get_credentials(conn, user.email)
+    hashed = credentials.hashed_password if credentials else None
+    if not (await svc.hasher.verify(data.old_password, hashed))[0]:
+        raise WrongPassword()
+    await account_sessions.change_password(
+        svc.sessions,
+        svc.redis,
+        svc.hasher,
+        s.access_token_ttl_seconds,
+        user.id,
+        data.new_password,
+        keep_session=claims.family_id,
+    )
+    await svc.temporal.start(password_changed_notice_start(s, user.id, time.time_ns()))
+    return MessageResponse(message="Password changed successfully.")

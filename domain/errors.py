@@ -311,3 +311,9 @@ class PaymentProviderError(DomainError):
 class PaymentProviderUnavailable(ServiceUnavailable):
     code = "payment_provider_unavailable"
     default_detail = "The payment provider is unavailable; try again shortly."
+
+
+class WrongPassword(DomainError):
+    status = 400
+    code = "wrong_password"
+    default_detail = "The current password is not correct."

@@ -16,6 +16,10 @@ def account_notice_workflow_id(user_id: int) -> str:
     return f"account-notice:{user_id}"
 
 
+def password_changed_notice_workflow_id(user_id: int, changed_at: int) -> str:
+    return f"password-changed:{user_id}:{changed_at}"
+
+
 def checkout_workflow_id(order_id: int) -> str:
     return f"checkout:{order_id}"
 

@@ -25,6 +25,7 @@ from workflows.ids import (
     USER_ID,
     account_notice_workflow_id,
     checkout_workflow_id,
+    password_changed_notice_workflow_id,
     refund_workflow_id,
     registration_workflow_id,
 )
@@ -73,6 +74,20 @@ def account_notice_start(settings: Settings, user_id: int) -> StartSpec:
         ),
         id=account_notice_workflow_id(user_id),
         summary=f"Notice to user {user_id}: someone tried to register their email",
+        search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
+
+
+def password_changed_notice_start(settings: Settings, user_id: int, changed_at: int) -> StartSpec:
+    return StartSpec(
+        AccountNoticeWorkflow.run,
+        AccountNoticeInput(
+            user_id=user_id,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+            template="password_changed",
+        ),
+        id=password_changed_notice_workflow_id(user_id, changed_at),
+        summary=f"Notice to user {user_id}: their password was changed",
         search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
     )
 

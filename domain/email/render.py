@@ -15,6 +15,7 @@ SUBJECTS = {
     "activation": "Activate your Online Cinema account",
     "activation_confirmation": "Your Online Cinema account is active",
     "account_exists": "Someone tried to register with your email",
+    "password_changed": "Your Online Cinema password was changed",
     "refund_succeeded": "Your Online Cinema refund is done",
     "refund_failed": "Your Online Cinema refund could not be completed",
     "refund_late_payment": "We have returned your late payment",
