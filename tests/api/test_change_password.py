@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from quart.typing import TestClientProtocol
+import asyncio
 
+from quart.typing import TestClientProtocol
+from redis.asyncio import Redis
+
+from domain.accounts.sessions import revoke_user_sessions
+from domain.db import transaction
 from tests.conftest import Stack
 from tests.support import PASSWORD, bearer, login, new_email, register_and_activate, wait_for_mail
 
@@ -63,3 +68,29 @@ async def test_change_password_refuses_bad_input_and_changes_nothing(
     assert anonymous.status_code == 401
     await login(client, email)  # the password is unchanged
     assert await _status(client, tokens["access_token"]) == 200
+
+
+async def test_revoke_user_sessions_user_wide_ends_every_session(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    first, second = await login(client, email), await login(client, email)
+    me = await (await client.get("/accounts/me/", headers=bearer(first["access_token"]))).get_json()
+    redis = Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    try:
+        async with transaction(stack.sessions) as session:
+            ended = await revoke_user_sessions(
+                session, redis, stack.settings.access_token_ttl_seconds, me["id"]
+            )
+    finally:
+        await redis.aclose()
+    assert ended == 2
+    for tokens in (first, second):
+        assert await _status(client, tokens["access_token"]) == 401
+        refresh = {"refresh_token": tokens["refresh_token"]}
+        assert (await client.post("/accounts/refresh/", json=refresh)).status_code == 401
+    # A new login (after the mark's second has passed) works again.
+    await asyncio.sleep(1.1)
+    fresh = await login(client, email)
+    assert await _status(client, fresh["access_token"]) == 200
