@@ -27,6 +27,7 @@ from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
+from api.hardening import register_hardening
 from api.services import EXTENSION_KEY, Services
 from api.temporal import Temporal
 from domain.config import Settings
@@ -77,8 +78,12 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         scalar_ui_path=None,
         redoc_ui_path=None,  # its script comes only from a CDN; /docs is served offline
+        openapi_path="/openapi.json" if settings.api_docs_enabled else None,
+        swagger_ui_path="/docs" if settings.api_docs_enabled else None,
     )
-    serve_swagger_assets(app)
+    if settings.api_docs_enabled:
+        serve_swagger_assets(app)
+    register_hardening(app)
     register_error_handlers(app)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(sessions.bp)

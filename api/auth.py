@@ -41,7 +41,9 @@ async def authenticate_request() -> tuple[AuthUser, TokenClaims]:
             return await get_auth_user(conn, claims.user_id)
 
     denied, user = await asyncio.gather(
-        is_access_token_denied(svc.redis, claims.jti), load_user(), return_exceptions=True
+        is_access_token_denied(svc.redis, claims.jti, claims.family_id),
+        load_user(),
+        return_exceptions=True,
     )
     for outcome in (denied, user):
         if isinstance(outcome, BaseException):

@@ -73,3 +73,18 @@ async def rate_limit(bucket: str, identity: str, limit: int, window: int, ip_fac
         Limit(f"{bucket}-ip", client_ip(), limit * ip_factor, window),
         Limit(bucket, identity, limit, window),
     )
+
+
+# One stranger's wrong passwords must not lock the owner out: the tight count is per
+# (account, client); the account as a whole gets this many times more, from all clients.
+LOGIN_ACCOUNT_FACTOR = 5
+
+
+async def login_rate_limit(email: str, limit: int, window: int, ip_factor: int) -> None:
+    ip = client_ip()
+    await hit_rate_limits(
+        services().redis,
+        Limit("login-ip", ip, limit * ip_factor, window),
+        Limit("login-client", f"{email}\n{ip}", limit, window),
+        Limit("login", email, limit * LOGIN_ACCOUNT_FACTOR, window),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Literal
 
@@ -17,14 +18,17 @@ from quart_schema import (
 )
 
 from api.auth import current_claims, current_user, require_user
-from api.guards import rate_limit
+from api.guards import login_rate_limit, rate_limit
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
-from domain.accounts.rules import Email, PresentedPassword
+from domain.accounts import sessions as account_sessions
+from domain.accounts.repository import get_credentials
+from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
-from domain.errors import InvalidToken, TokenExpired
-from domain.redis_store import deny_access_token
+from domain.errors import InvalidToken, RefreshTokenReused, TokenExpired, WrongPassword
+from domain.redis_store import deny_access_token, deny_session
+from workflows.starts import password_changed_notice_start
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
 bp = Blueprint("sessions", __name__, url_prefix="/accounts")
@@ -50,6 +54,11 @@ class RefreshRequest(Strict):
 
 class LogoutRequest(Strict):
     refresh_token: str | None = Field(default=None, max_length=4096)
+
+
+class ChangePasswordRequest(Strict):
+    old_password: PresentedPassword
+    new_password: NewPassword  # the register rules: whatever is set here, login accepts
 
 
 class MeResponse(BaseModel):
@@ -82,8 +91,8 @@ async def login(data: LoginRequest) -> TokenResponse:
     """
     svc = services()
     s = svc.settings
-    await rate_limit(
-        "login", data.email, s.rate_limit_login, s.rate_limit_login_window_seconds, ip_factor=5
+    await login_rate_limit(
+        data.email, s.rate_limit_login, s.rate_limit_login_window_seconds, ip_factor=5
     )
     user = await accounts.authenticate(svc.autocommit, svc.hasher, data.email, data.password)
     pair = await accounts.login(svc.autocommit, svc.tokens, user)
@@ -101,8 +110,14 @@ async def refresh(data: RefreshRequest) -> TokenResponse:
     token of that login (someone else may hold a copy).
     """
     svc = services()
-    async with transaction(svc.sessions) as session:
-        pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
+    try:
+        async with transaction(svc.sessions) as session:
+            pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
+    except RefreshTokenReused:
+        # The whole session ends: its live access tokens too, not only its refresh tokens.
+        family = svc.tokens.decode(data.refresh_token, "refresh").family_id
+        await deny_session(svc.redis, family, svc.settings.access_token_ttl_seconds)
+        raise
     return _token_response(pair)
 
 
@@ -127,6 +142,10 @@ async def logout() -> MessageResponse:
         if presented is not None and presented.user_id == claims.user_id:
             other_family = presented
     await deny_access_token(svc.redis, claims.jti, claims.expires_at)
+    ttl = svc.settings.access_token_ttl_seconds
+    await deny_session(svc.redis, claims.family_id, ttl)  # every access token of this session
+    if other_family is not None:
+        await deny_session(svc.redis, other_family.family_id, ttl)
     async with transaction(svc.sessions) as session:
         await accounts.logout(session, claims)
         if other_family is not None:
@@ -161,3 +180,36 @@ async def me() -> MeResponse:
         created_at=user.created_at,
         activated_at=user.activated_at,
     )
+
+
+@bp.post("/change-password/")
+@require_user
+@validate_request(ChangePasswordRequest)
+@validate_response(MessageResponse, 200)
+@error_responses(400, 401, 422, 429, 503)
+@security_scheme(BEARER)
+async def change_password(data: ChangePasswordRequest) -> MessageResponse:
+    """Change the password (old one required). Every other session is logged out; this one
+    stays. The owner gets a notice email."""
+    svc = services()
+    s = svc.settings
+    user, claims = current_user(), current_claims()
+    await rate_limit(
+        "change-password", str(user.id), s.rate_limit_login, s.rate_limit_login_window_seconds, 5
+    )
+    async with svc.autocommit.connect() as conn:
+        credentials = await get_credentials(conn, user.email)
+    hashed = credentials.hashed_password if credentials else None
+    if not (await svc.hasher.verify(data.old_password, hashed))[0]:
+        raise WrongPassword()
+    await account_sessions.change_password(
+        svc.sessions,
+        svc.redis,
+        svc.hasher,
+        s.access_token_ttl_seconds,
+        user.id,
+        data.new_password,
+        keep_session=claims.family_id,
+    )
+    await svc.temporal.start(password_changed_notice_start(s, user.id, time.time_ns()))
+    return MessageResponse(message="Password changed successfully.")

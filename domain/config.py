@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "online-cinema"
     jwt_audience: str = "online-cinema-api"
     public_base_url: str = "http://127.0.0.1:8001"
+    # /docs and /openapi.json; production deployments normally switch them off.
+    api_docs_enabled: bool = True
 
     # Token lifetimes, in seconds.
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)

@@ -325,3 +325,9 @@ class InvalidResetToken(DomainError):
 class PasswordUnchanged(Conflict):
     code = "password_unchanged"
     default_detail = "The new password must differ from the current one."
+
+
+class WrongPassword(DomainError):
+    status = 400
+    code = "wrong_password"
+    default_detail = "The current password is not correct."

@@ -34,8 +34,18 @@ async def deny_access_token(redis: Redis, jti: str, expires_at: datetime) -> Non
         await redis.set(_deny_key(jti), "1", ex=ttl)
 
 
-async def is_access_token_denied(redis: Redis, jti: str) -> bool:
-    return bool(await redis.exists(_deny_key(jti)))
+def _session_deny_key(session_id: str) -> str:
+    return f"auth:deny-sid:{session_id}"
+
+
+async def deny_session(redis: Redis, session_id: str, ttl_seconds: int) -> None:
+    """Deny every access token of a session (refresh family) for the access tokens' lifetime."""
+    await redis.set(_session_deny_key(session_id), "1", ex=max(ttl_seconds, 1))
+
+
+async def is_access_token_denied(redis: Redis, jti: str, session_id: str) -> bool:
+    """The token's own jti or its whole session denied: one EXISTS, one round trip."""
+    return bool(await redis.exists(_deny_key(jti), _session_deny_key(session_id)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,8 +126,14 @@ class TokenService:
             raise InvalidToken() from exc
         if payload.get("typ") != expected_type:
             raise InvalidToken(f"Expected a {expected_type} token.")
+        sub = payload["sub"]
+        # A signed subject is still input: only a positive 64-bit id reaches the database.
+        if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
+            raise InvalidToken()
+        user_id = int(sub)
+        if not 0 < user_id < 2**63:
+            raise InvalidToken()
         try:
-            user_id = int(payload["sub"])
             return TokenClaims(
                 user_id=user_id,
                 token_type=expected_type,

@@ -52,6 +52,7 @@ class RegistrationStatus:
 class AccountNoticeInput:
     user_id: int
     email_retry_max_interval_seconds: int = 60
+    template: str = "account_exists"  # or "password_changed"; the default keeps old histories
 
 
 # --- activities -------------------------------------------------------------------------------

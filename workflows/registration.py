@@ -171,13 +171,14 @@ class RegistrationWorkflow:
 
 @workflow.defn(name="AccountNoticeWorkflow")
 class AccountNoticeWorkflow:
-    """Tells an account's owner that someone tried to register their email again."""
+    """Tells an account's owner something happened to it: someone tried to register their email
+    again, or their password was changed."""
 
     @workflow.run
     async def run(self, input: AccountNoticeInput) -> None:
         await workflow.execute_activity_method(
             AccountActivities.send_account_email,
-            SendAccountEmail(user_id=input.user_id, template="account_exists"),
+            SendAccountEmail(user_id=input.user_id, template=input.template),
             start_to_close_timeout=EMAIL_TIMEOUT,
             heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
             retry_policy=email_retry(input.email_retry_max_interval_seconds),

@@ -26,6 +26,7 @@ from workflows.ids import (
     account_notice_workflow_id,
     checkout_workflow_id,
     password_reset_workflow_id,
+    password_changed_notice_workflow_id,
     refund_workflow_id,
     registration_workflow_id,
 )
@@ -92,6 +93,20 @@ def password_reset_start(settings: Settings, user_id: int) -> StartSpec:
         ),
         id=password_reset_workflow_id(user_id),
         summary=f"Password reset of user {user_id}",
+        search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
+    )
+
+
+def password_changed_notice_start(settings: Settings, user_id: int, changed_at: int) -> StartSpec:
+    return StartSpec(
+        AccountNoticeWorkflow.run,
+        AccountNoticeInput(
+            user_id=user_id,
+            email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
+            template="password_changed",
+        ),
+        id=password_changed_notice_workflow_id(user_id, changed_at),
+        summary=f"Notice to user {user_id}: their password was changed",
         search_attributes=TypedSearchAttributes([SearchAttributePair(USER_ID, user_id)]),
     )
 

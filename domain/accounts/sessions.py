@@ -1,0 +1,82 @@
+"""Ending sessions: a user's refresh families revoked in Postgres and their live access tokens
+denied in Redis (one key per session id), so no token of a revoked session works a moment on."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.accounts import repository as repo
+from domain.db import transaction
+from domain.models import RefreshToken, User
+from domain.redis_store import deny_session
+from domain.security import PasswordHasher
+
+
+async def _revoke_families(
+    session: AsyncSession, user_id: int, except_session: str | None
+) -> list[str]:
+    query = update(RefreshToken).where(
+        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+    )
+    if except_session is not None:
+        query = query.where(RefreshToken.family_id != except_session)
+    result = await session.execute(
+        query.values(revoked_at=func.now()).returning(RefreshToken.family_id)
+    )
+    return sorted(set(result.scalars()))
+
+
+async def _live_families(
+    session: AsyncSession, user_id: int, except_session: str | None
+) -> set[str]:
+    """Families whose access tokens may still live (their last refresh token not yet expired)."""
+    query = select(RefreshToken.family_id).where(
+        RefreshToken.user_id == user_id, RefreshToken.expires_at > func.now()
+    )
+    if except_session is not None:
+        query = query.where(RefreshToken.family_id != except_session)
+    return set((await session.execute(query)).scalars())
+
+
+async def revoke_user_sessions(
+    session: AsyncSession,
+    redis: Redis,
+    access_ttl_seconds: int,
+    user_id: int,
+    except_session: str | None = None,
+) -> int:
+    """End every session of a user but `except_session`; returns how many were ended.
+
+    Without an exception the user-wide mark (users.tokens_valid_after) moves too, so even a
+    token of a session unknown here is refused. Call inside the caller's transaction; the Redis
+    entries are written before it commits (an extra deny entry is harmless, a missing one is not).
+    """
+    families = set(await _revoke_families(session, user_id, except_session))
+    families |= await _live_families(session, user_id, except_session)
+    if except_session is None:
+        await session.execute(
+            update(User).where(User.id == user_id).values(tokens_valid_after=func.now())
+        )
+    for family in sorted(families):
+        await deny_session(redis, family, access_ttl_seconds)
+    return len(families)
+
+
+async def change_password(
+    sessions: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    hasher: PasswordHasher,
+    access_ttl_seconds: int,
+    user_id: int,
+    new_password: str,
+    keep_session: str,
+) -> int:
+    """Store the new hash and end every other session in one transaction."""
+    hashed = await hasher.hash(new_password)
+    async with transaction(sessions) as session:
+        await repo.set_password_hash(session, user_id, hashed)
+        return await revoke_user_sessions(
+            session, redis, access_ttl_seconds, user_id, except_session=keep_session
+        )
