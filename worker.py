@@ -21,6 +21,7 @@ from domain.config import Settings
 from domain.db import create_engine, create_session_factory
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer
+from domain.redis_store import create_redis
 from domain.security import OneTimeTokens
 from domain.stripe import StripeGateway
 from workflows.checkout import CheckoutWorkflow
@@ -70,7 +71,14 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
     )
     return [
         *account.all(),
-        *PasswordResetActivities(sessions, OneTimeTokens(settings)).all(),
+        *PasswordResetActivities(
+            sessions,
+            OneTimeTokens(settings),
+            # Ends the sessions of a reset user in the API's deny-list (a lazy client: it
+            # connects on the first reset).
+            create_redis(settings.redis_url),
+            settings.access_token_ttl_seconds,
+        ).all(),
         *MaintenanceActivities(sessions).all(),
         *payments.all(),
         *refunds.all(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
 from temporalio import activity
 
 from domain.accounts import password_reset as resets
@@ -19,9 +20,17 @@ PASSWORD_RESET = "password-reset"  # the one-time token's purpose (never rename:
 
 
 class PasswordResetActivities:
-    def __init__(self, sessions: SessionFactory, one_time_tokens: OneTimeTokens) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        one_time_tokens: OneTimeTokens,
+        redis: Redis,
+        access_ttl_seconds: int,
+    ) -> None:
         self._sessions = sessions
         self._tokens = one_time_tokens
+        self._redis = redis
+        self._access_ttl_seconds = access_ttl_seconds
 
     @activity.defn(name="issue_password_reset_token")
     async def issue_password_reset_token(
@@ -41,7 +50,12 @@ class PasswordResetActivities:
     async def reset_password(self, data: ResetPassword) -> ResetPasswordResult:
         async with transaction(self._sessions) as session:
             reset = await resets.consume_token_and_set_password(
-                session, data.user_id, data.token_hash, data.password_hash
+                session,
+                self._redis,
+                self._access_ttl_seconds,
+                data.user_id,
+                data.token_hash,
+                data.password_hash,
             )
         activity.logger.info("password reset of user %s: %s", data.user_id, reset)
         return ResetPasswordResult(reset=reset)

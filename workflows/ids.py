@@ -18,6 +18,8 @@ def account_notice_workflow_id(user_id: int) -> str:
 
 def password_reset_workflow_id(user_id: int) -> str:
     return f"password-reset:{user_id}"
+
+
 def password_changed_notice_workflow_id(user_id: int, changed_at: int) -> str:
     return f"password-changed:{user_id}:{changed_at}"
 

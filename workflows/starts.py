@@ -25,8 +25,8 @@ from workflows.ids import (
     USER_ID,
     account_notice_workflow_id,
     checkout_workflow_id,
-    password_reset_workflow_id,
     password_changed_notice_workflow_id,
+    password_reset_workflow_id,
     refund_workflow_id,
     registration_workflow_id,
 )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from redis.asyncio import Redis
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import PasswordResetToken, RefreshToken, User
+from domain.accounts.sessions import revoke_user_sessions
+from domain.models import PasswordResetToken, User
 
 
 async def store_token(
@@ -53,7 +55,12 @@ async def find_live_token_owner(session: AsyncSession, token_hash: str) -> int |
 
 
 async def consume_token_and_set_password(
-    session: AsyncSession, user_id: int, token_hash: str, password_hash: str
+    session: AsyncSession,
+    redis: Redis,
+    access_ttl_seconds: int,
+    user_id: int,
+    token_hash: str,
+    password_hash: str,
 ) -> bool:
     """Single use: one conditional DELETE … RETURNING, then the new password for an active user
     and every session of the user revoked. Idempotent for the activity's retries."""
@@ -84,19 +91,11 @@ async def consume_token_and_set_password(
     ).scalar_one_or_none()
     if updated is None:  # deactivated meanwhile: the token is spent, the password unchanged
         return False
-    await revoke_all_refresh_tokens(session, user_id)
+    # Every session ends at once: refresh families revoked and each session's access tokens
+    # denied in Redis, which also covers a token issued earlier in the reset's own second (the
+    # user-wide mark compares whole seconds).
+    await revoke_user_sessions(session, redis, access_ttl_seconds, user_id)
     return True
-
-
-async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> int:
-    # Merge note: the sessions branch adds revoke_user_sessions(user_id) (per-session deny in
-    # Redis); call it where this is called so access tokens of every session stop at once.
-    result = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=func.now())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def delete_token(session: AsyncSession, user_id: int) -> None:
