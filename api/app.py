@@ -18,6 +18,7 @@ from api import (
     movies,
     orders,
     payments,
+    profiles,
     purchases,
     refunds,
     sessions,
@@ -89,7 +90,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_catalog_caching(app)
-    for blueprint in (cart.bp, orders.bp, purchases.bp):
+    for blueprint in (cart.bp, orders.bp, purchases.bp, profiles.bp, profiles.media_bp):
         app.register_blueprint(blueprint)
 
     @app.before_serving

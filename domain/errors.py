@@ -311,3 +311,28 @@ class PaymentProviderError(DomainError):
 class PaymentProviderUnavailable(ServiceUnavailable):
     code = "payment_provider_unavailable"
     default_detail = "The payment provider is unavailable; try again shortly."
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+class ProfileNotFound(NotFound):
+    code = "profile_not_found"
+    default_detail = "Profile with the given user ID was not found."
+
+
+class ProfileExists(Conflict):
+    code = "profile_exists"
+    default_detail = "Profile already exists."
+
+
+class InvalidAvatar(DomainError):
+    status = 422
+    code = "invalid_avatar"
+    default_detail = "The avatar must be a JPEG, PNG or WebP image."
+
+
+class AvatarTooLarge(DomainError):
+    status = 413
+    code = "avatar_too_large"
+    default_detail = "The avatar is too large."
