@@ -68,6 +68,13 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     )
 
 
+def real_bomb(side: int = 5000) -> bytes:
+    """A valid PNG of side x side black pixels: small on disk, 25 MB once decoded."""
+    out = io.BytesIO()
+    Image.new("L", (side, side)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def upload(
     data: bytes, filename: str = "avatar.jpg", content_type: str = "image/jpeg"
 ) -> dict[str, FileStorage]:
