@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, request, send_file
-from quart_schema import security_scheme, tag_blueprint, validate_response
+from quart_schema import hide, security_scheme, tag_blueprint, validate_response
 
 from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
@@ -142,6 +142,7 @@ async def read(user_id: int) -> dict[str, Any]:
 
 
 @media_bp.get("/avatars/<name>")
+@hide  # a file, not part of the JSON API (README: API (profiles))
 async def avatar_file(name: str) -> Response:
     """An avatar. Names are random and never reused, so the file may be cached for good."""
     path = avatar_storage().open(name)

@@ -11,14 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.errors import ProfileExists
 from domain.models import User, UserProfile
 
+# Ids are BIGINT: a larger id in a URL names nothing, and must not reach the driver.
+MAX_ID = 2**63 - 1
+
 
 async def user_exists(session: AsyncSession, user_id: int) -> bool:
+    if not 0 < user_id <= MAX_ID:
+        return False
     return (await session.execute(select(User.id).where(User.id == user_id))).first() is not None
 
 
 async def get_profile(
     session: AsyncSession, user_id: int, *, for_update: bool = False
 ) -> UserProfile | None:
+    if not 0 < user_id <= MAX_ID:
+        return None
     query = select(UserProfile).where(UserProfile.user_id == user_id)
     if for_update:
         query = query.with_for_update()

@@ -91,6 +91,9 @@ async def test_unknown_user_and_missing_profile(
     unknown = 9_000_000_000
     created = await c.post(url(unknown), json={}, headers=admin_caller.headers)
     assert created.status_code == 404 and (await body(created))["error"] == "user_not_found"
+    beyond_bigint = "/profiles/users/99999999999999999999999/"
+    assert (await c.get(beyond_bigint, headers=admin_caller.headers)).status_code == 404
+    assert (await c.post(beyond_bigint, json={}, headers=admin_caller.headers)).status_code == 404
     # A plain user learns nothing about other ids: 403, not 404.
     assert (await c.post(url(unknown), json={}, headers=owner.headers)).status_code == 403
     for method in ("get", "patch"):
