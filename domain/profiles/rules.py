@@ -69,7 +69,10 @@ class ProfileFields(BaseModel):
     @classmethod
     def _date_text(cls, value: Any) -> Any:
         value = _blank_to_none(value)
-        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if value is None:
+            return None
+        # Text only: pydantic would read a number as a Unix timestamp.
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise ValueError("must be a date as YYYY-MM-DD")
         return value
 

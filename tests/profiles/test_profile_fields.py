@@ -132,6 +132,8 @@ BAD = [
     ("date_of_birth", "2001-02-29"),
     ("date_of_birth", "yesterday"),
     ("date_of_birth", "20000101"),
+    ("date_of_birth", 0),
+    ("date_of_birth", 946684800),
     ("info", "x" * 2001),
     ("info", ["a"]),
     ("nickname", "Neo"),
