@@ -19,6 +19,7 @@ from api import (
     orders,
     password_reset,
     payments,
+    profiles,
     purchases,
     refunds,
     sessions,
@@ -96,7 +97,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
     for blueprint in CATALOG_NAME_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_catalog_caching(app)
-    for blueprint in (cart.bp, orders.bp, purchases.bp):
+    for blueprint in (cart.bp, orders.bp, purchases.bp, profiles.bp, profiles.media_bp):
         app.register_blueprint(blueprint)
 
     @app.before_serving

@@ -8,6 +8,7 @@ Nothing reads the environment at import time: `Settings()` is called once by eac
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -113,6 +114,13 @@ class Settings(BaseSettings):
     rate_limit_reset_window_seconds: int = Field(default=600, ge=1)
     rate_limit_reset_complete: int = Field(default=10, ge=1)
     rate_limit_reset_complete_window_seconds: int = Field(default=600, ge=1)
+
+    # Uploaded media (avatars) live under this folder; avatars are served at /media/avatars/.
+    media_root: Path = Path(".stack/media")
+    # An avatar upload is refused (413) past this size, while it is read; and (422) past this
+    # many pixels, from its header, before it is decoded.
+    avatar_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    avatar_max_pixels: int = Field(default=4096 * 4096, ge=64 * 64, le=10_000 * 10_000)
 
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Register and resend never answer faster than this, so timing tells nothing about an email.

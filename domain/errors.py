@@ -331,3 +331,28 @@ class WrongPassword(DomainError):
     status = 400
     code = "wrong_password"
     default_detail = "The current password is not correct."
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+class ProfileNotFound(NotFound):
+    code = "profile_not_found"
+    default_detail = "Profile with the given user ID was not found."
+
+
+class ProfileExists(Conflict):
+    code = "profile_exists"
+    default_detail = "Profile already exists."
+
+
+class InvalidAvatar(DomainError):
+    status = 422
+    code = "invalid_avatar"
+    default_detail = "The avatar must be a JPEG, PNG or WebP image."
+
+
+class AvatarTooLarge(DomainError):
+    status = 413
+    code = "avatar_too_large"
+    default_detail = "The avatar is too large."

@@ -1,0 +1,1 @@
+"""Profiles: a user's names, gender, date of birth, info and avatar."""
