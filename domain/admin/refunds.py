@@ -36,7 +36,7 @@ async def _order_item_ids(
             .join(Movie, Movie.id == OrderItem.movie_id)
             .where(OrderItem.order_id == order_id, Movie.uuid.in_(uuids))
         )
-        found = {movie_uuid: item_id for movie_uuid, item_id in rows.tuples()}
+        found = {movie_uuid: item_id for movie_uuid, item_id in rows.all()}
     missing = [u for u in uuids if u not in found]
     if missing:
         raise UnknownOrderItems(
