@@ -4,8 +4,9 @@ under two concurrent demotions), deactivate; each takes effect on the user's nex
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from quart.typing import TestClientProtocol
 from sqlalchemy import select, update
@@ -17,8 +18,10 @@ from tests.conftest import Stack
 from tests.support import bearer, login, new_email, register
 
 
-async def post(client: TestClientProtocol, path: str, body: dict[str, object], who: dict[str, str]):
-    response = await client.post(f"/admin/accounts/{path}/", json=body, headers=who)
+async def post(
+    client: TestClientProtocol, path: str, body: Mapping[str, object], who: dict[str, str]
+) -> tuple[int, Any]:
+    response = await client.post(f"/admin/accounts/{path}/", json=dict(body), headers=who)
     return response.status_code, await response.get_json()
 
 

@@ -181,18 +181,16 @@ async def test_any_users_cart(client: TestClientProtocol, admin, shop: Shop) -> 
 TABLES = ("users", "carts", "cart_items", "orders", "order_items", "payments", "refunds")
 
 
+ROWS_DIGEST = "SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {} t"
+
+
 async def snapshot(stack: Stack) -> dict[str, str]:
+    """A digest of every row of the tables an admin GET reads."""
+    digests = {}
     async with stack.sessions() as session:
-        return {
-            table: (
-                await session.execute(
-                    text(
-                        f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t"
-                    )  # noqa: E501
-                )
-            ).scalar_one()
-            for table in TABLES
-        }
+        for table in TABLES:
+            digests[table] = (await session.execute(text(ROWS_DIGEST.format(table)))).scalar_one()
+    return digests
 
 
 async def test_admin_gets_change_nothing(

@@ -12,7 +12,7 @@ ANY_ID = re.compile(r"<[^>]+>")
 
 
 def admin_routes(client: TestClientProtocol) -> list[tuple[str, str]]:
-    app: Any = client.app  # type: ignore[attr-defined]
+    app: Any = client.app
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/admin"):

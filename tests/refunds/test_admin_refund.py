@@ -140,6 +140,7 @@ async def test_refused_orders_and_bodies(
     for order_id in (2**62, 2**70):
         status, body = await refund(api, order_id, admin)
         assert (status, body["error"]) == (404, "order_not_found")
+    bad: dict[str, Any]
     for bad in ({"lines": []}, {"lines": ["not-a-uuid"]}, {"lines": [1.5]}, {"other": 1}):
         status, body = await refund(api, pending.id, admin, **bad)
         assert (status, body["error"]) == (422, "validation_error"), bad
