@@ -81,10 +81,15 @@ async def request_admin_refund(
     payment = await refunds_repo.lock_payment(session, payment_id)
     assert payment is not None
     in_flight = await refunds_repo.in_flight_refund(session, payment_id)
-    if in_flight is not None and (
-        item_ids is None or set(item_ids) == await _refund_item_ids(session, in_flight.id)
-    ):
-        return in_flight
+    if in_flight is not None:
+        covered = await _refund_item_ids(session, in_flight.id)
+        if item_ids is None:  # "everything left": what the other refunds do not cover
+            others = await refunds_repo.refunded_line_ids(session, payment_id) - covered
+            wanted = set(await refunds_repo.payment_lines(session, payment_id)) - others
+        else:
+            wanted = set(item_ids)
+        if wanted == covered:
+            return in_flight
     return await open_refund(
         session,
         payment_id=payment_id,

@@ -169,3 +169,27 @@ async def test_a_running_checkout_and_temporal_down(
         response = await dead.get(f"/admin/orders/{order['id']}/workflow/", headers=admin)
         body = await response.get_json()
         assert (response.status_code, body["error"]) == (503, "service_unavailable"), body
+
+
+async def test_temporal_down_after_the_row_is_written_a_retry_resumes_the_same_refund(
+    stack: Stack, refund_env: RefundEnv, moderator: dict[str, str], buyer: Buyer, client: Any,
+    admin: dict[str, str],
+) -> None:  # fmt: skip
+    movies = await new_movies(client, stack, moderator, 2)
+    paid = await paid_order(
+        stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
+        prices=[Decimal("3.00"), Decimal("5.00")],
+    )  # fmt: skip
+    lines = [paid.order_item_ids[1]]
+    async with refund_env.api_with(stack, temporal_address="127.0.0.1:1") as dead:
+        status, body = await refund(dead, paid.order_id, admin, lines=lines)
+        assert (status, body["error"]) == (503, "service_unavailable"), body
+    assert (await snapshot(stack, paid)).refunds == [("requested", Decimal("5.00"), None)]
+    # Other lines while it waits: a 409 naming it; the same request again: that refund, resumed.
+    status, body = await refund(refund_env.api, paid.order_id, admin)
+    assert (status, body["error"]) == (409, "refund_in_progress"), body
+    status, body = await refund(refund_env.api, paid.order_id, admin, lines=lines)
+    assert status == 202, body
+    assert await settled(stack, body["refund_id"]) == "succeeded"
+    assert await refund_count(stack, paid.payment_id) == 1
+    assert (await snapshot(stack, paid)).owned_movies == movies[:1]
