@@ -51,9 +51,14 @@ async def _target(session: AsyncSession, email: str, *, lock: bool = False) -> T
 
 
 async def _lock_admin_set(session: AsyncSession) -> None:
-    """Serialise every change that can remove an active admin (one row lock, held to commit)."""
+    """Serialise every change that can remove an active admin (one row lock, held to commit).
+
+    FOR NO KEY UPDATE: it excludes the same lock, yet not the key-share locks that foreign-key
+    checks take, so writing users (e.g. creating an admin) is never blocked by it."""
     await session.execute(
-        select(UserGroupModel.id).where(UserGroupModel.name == UserGroup.ADMIN).with_for_update()
+        select(UserGroupModel.id)
+        .where(UserGroupModel.name == UserGroup.ADMIN)
+        .with_for_update(key_share=True)
     )
 
 
