@@ -24,6 +24,7 @@ from api import (
     refunds,
     sessions,
 )
+from api.admin import BLUEPRINTS as ADMIN_BLUEPRINTS
 from api.caching import register_catalog_caching
 from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
@@ -98,6 +99,8 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
         app.register_blueprint(blueprint)
     register_catalog_caching(app)
     for blueprint in (cart.bp, orders.bp, purchases.bp, profiles.bp, profiles.media_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in ADMIN_BLUEPRINTS:
         app.register_blueprint(blueprint)
 
     @app.before_serving

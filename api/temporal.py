@@ -20,6 +20,8 @@ from temporalio.client import (
     RPCTimeoutOrCancelledError,
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -35,6 +37,8 @@ CONNECT_TIMEOUT_SECONDS = 5
 RPC_TIMEOUT = timedelta(seconds=10)
 # An update waits for the workflow's handler (an activity), so it may take longer than an RPC.
 UPDATE_TIMEOUT = timedelta(seconds=30)
+# A query needs a worker to answer; without one it waits: answer "unknown" soon instead.
+QUERY_TIMEOUT = timedelta(seconds=3)
 _UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 _NO_RUN = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
@@ -179,6 +183,22 @@ class Temporal:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
+
+    async def query(self, workflow_id: str, query: str, *, run_id: str | None = None) -> Any:
+        """The run's answer to `query` (JSON-decoded), or None when it cannot answer now (no
+        worker polling, the query failed or was rejected)."""
+        client = await self.client()
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        try:
+            return await handle.query(query, rpc_timeout=QUERY_TIMEOUT)
+        except (
+            WorkflowQueryFailedError,
+            WorkflowQueryRejectedError,
+            RPCError,
+            RPCTimeoutOrCancelledError,
+        ) as exc:
+            log.warning("query %s of a run failed: %s", query, type(exc).__name__)
+            return None
 
     def _start_options(self, spec: StartSpec) -> dict[str, Any]:
         """What a start and an update-with-start both say about the run to start."""

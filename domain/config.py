@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # How long an order may wait for its payment from its first checkout (unset: the session
     # lifetime). New sessions are made within it; when it ends the order is cancelled.
     checkout_payment_window_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    # The Temporal Web UI: links to runs in GET /admin/orders/{id}/workflow/.
+    temporal_ui_url: str = "http://127.0.0.1:8233"
     # A buyer may ask for a refund this long after paying.
     refund_window_days: int = Field(default=14, ge=0, le=365)
     # A refund Stripe has not settled is re-read this often when no event comes.

@@ -61,7 +61,10 @@ class CatalogPool:
         """An OpenAPI path template with the ids of a live movie and of real names."""
         kind = path.split("/")[2] if path.count("/") > 2 else ""
         name_id = self.names[kind][-1][0] if kind in self.names else 0
-        return path.format(movie_uuid=self.movies[-1]["uuid"], name_id=name_id)
+        # Other ids (the admin routes' order and user ids) need not exist: the body is tested.
+        return path.format(
+            movie_uuid=self.movies[-1]["uuid"], name_id=name_id, order_id=1, user_id=1
+        )
 
     def realistic(self, case: Case, data: st.DataObject) -> None:
         """Sometimes swap generated ids and names for real ones (positive cases only)."""
