@@ -105,6 +105,7 @@ async def run(settings: Settings) -> None:
         settings.temporal_task_queue,
         settings.token_cleanup_interval_seconds,
         cleanup_schedule_id=settings.token_cleanup_schedule_id,
+        cleanup_batch_size=settings.token_cleanup_batch_size,
     )
 
     stop = asyncio.Event()

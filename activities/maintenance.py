@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from domain.accounts import repository as repo
 from domain.db import SessionFactory, transaction
-from workflows.messages import CleanupInput, CleanupResult
+from workflows.messages import CleanupBatch
 
 
 class MaintenanceActivities:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
-    @activity.defn(name="delete_expired_tokens")
-    async def delete_expired_tokens(self, _: CleanupInput) -> CleanupResult:
-        """Delete tokens past their expiry. Revoked refresh tokens stay until they expire, so a
-        replay of a rotated token is still recognised (and revokes its family) until then."""
+    @activity.defn(name="delete_expired_token_batch")
+    async def delete_expired_token_batch(self, batch: CleanupBatch) -> int:
+        """Delete one bounded batch of expired tokens of one kind, in its own short transaction.
+        Revoked refresh tokens stay until they expire, so a replay of a rotated token is still
+        recognised (and revokes its family) until then."""
+        if batch.kind not in repo.EXPIRING_TOKEN_TABLES or batch.batch_size < 1:
+            raise ApplicationError(f"bad clean-up batch {batch}", non_retryable=True)
         async with transaction(self._sessions) as session:
-            result = CleanupResult(
-                refresh_tokens=await repo.delete_expired_refresh_tokens(session),
-                activation_tokens=await repo.delete_expired_activation_tokens(session),
-                password_reset_tokens=await repo.delete_expired_password_reset_tokens(session),
-            )
-        activity.logger.info("deleted expired tokens: %s", result)
-        return result
+            deleted = await repo.delete_expired_token_batch(session, batch.kind, batch.batch_size)
+        activity.logger.info("deleted %d expired %s tokens", deleted, batch.kind)
+        return deleted
 
     def all(self) -> list[object]:
-        return [self.delete_expired_tokens]
+        return [self.delete_expired_token_batch]

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     email_retry_max_interval_seconds: int = Field(default=60, ge=1)
     # How often the worker's schedule deletes expired tokens.
     token_cleanup_interval_seconds: int = Field(default=3600, ge=60)
+    # Expired tokens deleted per statement (per token kind, up to 100 batches per run).
+    token_cleanup_batch_size: int = Field(default=1000, ge=1, le=100_000)
     # The id of that schedule (workflows/schedules.py). Change it only to run a second worker
     # (e.g. a test suite) against the same Temporal namespace without touching the real one.
     token_cleanup_schedule_id: str = Field(

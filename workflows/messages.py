@@ -96,7 +96,16 @@ class InvalidateActivationToken:
 
 @dataclass
 class CleanupInput:
-    pass
+    # Rows deleted per statement (per activity call), and statements per token kind per run: a
+    # large backlog is worked off over several scheduled runs, never in one long lock.
+    batch_size: int = 1000
+    max_batches: int = 100
+
+
+@dataclass
+class CleanupBatch:
+    kind: str  # "refresh" | "activation" | "password_reset"
+    batch_size: int
 
 
 @dataclass

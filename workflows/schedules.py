@@ -13,6 +13,7 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
@@ -25,12 +26,24 @@ from workflows.messages import CleanupInput
 # against a developer's Temporal never overwrites or deletes the real schedule.
 TOKEN_CLEANUP_SCHEDULE_ID = "cleanup-expired-tokens"
 
+TOKEN_CLEANUP_NOTE = (
+    "Deletes expired activation, password-reset and refresh tokens in bounded batches. "
+    "Upserted by the worker at start (workflows/schedules.py); each run's result holds the "
+    "counts deleted per kind."
+)
 
-def token_cleanup_schedule(task_queue: str, interval_seconds: int, schedule_id: str) -> Schedule:
+
+def token_cleanup_schedule(
+    task_queue: str, interval_seconds: int, schedule_id: str, batch_size: int = 1000
+) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             TokenCleanupWorkflow.run,
-            CleanupInput(),
+            CleanupInput(batch_size=batch_size),
+            static_summary="Scheduled clean-up of expired tokens",
+            static_details=(
+                f"Batches of {batch_size} rows per token kind; the result lists the counts."
+            ),
             # Temporal appends the scheduled time to this id for each run.
             id=schedule_id,
             task_queue=task_queue,
@@ -40,14 +53,22 @@ def token_cleanup_schedule(task_queue: str, interval_seconds: int, schedule_id: 
             intervals=[ScheduleIntervalSpec(every=timedelta(seconds=interval_seconds))]
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(note=TOKEN_CLEANUP_NOTE),
     )
 
 
 async def upsert_schedules(
-    client: Client, task_queue: str, cleanup_interval_seconds: int, *, cleanup_schedule_id: str
+    client: Client,
+    task_queue: str,
+    cleanup_interval_seconds: int,
+    *,
+    cleanup_schedule_id: str,
+    cleanup_batch_size: int = 1000,
 ) -> None:
-    """Create the clean-up schedule `cleanup_schedule_id`, or replace its spec and action."""
-    schedule = token_cleanup_schedule(task_queue, cleanup_interval_seconds, cleanup_schedule_id)
+    """Create the clean-up schedule `cleanup_schedule_id`, or replace its spec, action and note."""
+    schedule = token_cleanup_schedule(
+        task_queue, cleanup_interval_seconds, cleanup_schedule_id, cleanup_batch_size
+    )
     try:
         await client.create_schedule(cleanup_schedule_id, schedule)
     except ScheduleAlreadyRunningError:

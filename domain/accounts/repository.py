@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
@@ -274,20 +274,23 @@ async def revoke_refresh_family(session: AsyncSession, family_id: str, user_id: 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def delete_expired_refresh_tokens(session: AsyncSession) -> int:
-    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < func.now()))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+# The token tables the clean-up empties of expired rows, by the kind name its workflow uses.
+EXPIRING_TOKEN_TABLES = {
+    "refresh": RefreshToken.__tablename__,
+    "activation": ActivationToken.__tablename__,
+    "password_reset": PasswordResetToken.__tablename__,
+}
 
 
-async def delete_expired_activation_tokens(session: AsyncSession) -> int:
+async def delete_expired_token_batch(session: AsyncSession, kind: str, limit: int) -> int:
+    """Delete at most `limit` expired tokens of one kind; SKIP LOCKED so a batch never waits on
+    rows another transaction holds (they go in a later batch or run)."""
+    table = EXPIRING_TOKEN_TABLES[kind]  # a fixed name from the map above, never client input
     result = await session.execute(
-        delete(ActivationToken).where(ActivationToken.expires_at < func.now())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def delete_expired_password_reset_tokens(session: AsyncSession) -> int:
-    result = await session.execute(
-        delete(PasswordResetToken).where(PasswordResetToken.expires_at < func.now())
+        text(
+            f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} "  # noqa: S608
+            "WHERE expires_at < now() LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        ),
+        {"limit": limit},
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from tests.support import (
 from tests.workflows.support import maybe_record
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.messages import CleanupInput, CleanupResult
-from workflows.schedules import TOKEN_CLEANUP_SCHEDULE_ID, upsert_schedules
+from workflows.schedules import TOKEN_CLEANUP_NOTE, TOKEN_CLEANUP_SCHEDULE_ID, upsert_schedules
 
 LIVE, EXPIRED = "now() + interval '1 day'", "now() - interval '1 second'"
 
@@ -79,10 +79,12 @@ async def _column(stack: Stack, sql: str, **params: object) -> set[str]:
         return {str(v) for v in (await session.execute(text(sql), params)).scalars()}
 
 
-async def _run_cleanup(stack: Stack, record_as: str | None = None) -> CleanupResult:
+async def _run_cleanup(
+    stack: Stack, record_as: str | None = None, task: CleanupInput | None = None
+) -> CleanupResult:
     handle = await stack.client.start_workflow(
         TokenCleanupWorkflow.run,
-        CleanupInput(),
+        task or CleanupInput(),
         id=f"cleanup-test-{uuid.uuid4().hex[:8]}",
         task_queue=stack.settings.temporal_task_queue,
     )
@@ -132,6 +134,32 @@ async def test_cleanup_deletes_expired_tokens_of_each_kind_and_keeps_live_ones(
 
 
 @pytest.mark.usefixtures("worker")
+async def test_cleanup_works_off_more_rows_than_a_batch_in_bounded_batches(stack: Stack) -> None:
+    """7 expired refresh tokens with batches of 3: a run of 2 batches deletes exactly 6 (the
+    budget bounds the run), the next run the rest; the live token always stays."""
+    owner = await _insert_user(stack)
+    async with stack.sessions() as session, session.begin():
+        backlog = int(
+            (
+                await session.execute(
+                    text("SELECT count(*) FROM refresh_tokens WHERE expires_at < now()")
+                )
+            ).scalar_one()
+        )
+    expired = {await _insert_refresh_token(stack, owner, EXPIRED) for _ in range(7)}
+    live = await _insert_refresh_token(stack, owner, LIVE)
+    total = backlog + len(expired)
+
+    first = await _run_cleanup(stack, task=CleanupInput(batch_size=3, max_batches=2))
+    assert first.refresh_tokens == min(6, total), first
+    rest = await _run_cleanup(stack, task=CleanupInput(batch_size=3, max_batches=100))
+    assert first.refresh_tokens + rest.refresh_tokens >= len(expired), rest
+
+    remaining = await _column(stack, "SELECT jti FROM refresh_tokens WHERE user_id = :u", u=owner)
+    assert remaining == {live}
+
+
+@pytest.mark.usefixtures("worker")
 async def test_live_activation_link_still_activates_after_the_cleanup(
     client: TestClientProtocol, stack: Stack
 ) -> None:
@@ -175,6 +203,9 @@ async def test_worker_start_upserts_the_schedule_under_the_given_id(stack: Stack
             schedule_id,
             queue,
         )
+        assert description.schedule.state.note == TOKEN_CLEANUP_NOTE
+        # A described schedule hands the summary back as its raw (JSON) payload.
+        assert "Scheduled clean-up of expired tokens" in str(action.static_summary)
     finally:
         await handle.delete()
 
