@@ -98,6 +98,16 @@ _DRIVER_CONNECTION_ERRORS = (
 )
 
 
+def _end_stuck_connection(driver: Any) -> None:
+    """The server ended the session (a Postgres restart, pg_terminate_backend) and its FATAL
+    message was read, but not yet the end of the socket: asyncpg's protocol is left waiting for
+    a ReadyForQuery that never comes and refuses every call ("cannot switch to state …; another
+    operation is in progress"), an error SQLAlchemy does not take for a disconnect (it was a
+    rare 500). Closing the connection here turns it into one: SQLAlchemy's path below then sees
+    a closed connection, invalidates the pool and answers 503 like any other dead connection."""
+    driver.terminate()
+
+
 def _is_autocommit(db: AsyncConnection | AsyncSession) -> bool:
     if not isinstance(db, AsyncConnection):
         return False
@@ -135,6 +145,8 @@ class HotQuery:
                 return row
             except _DRIVER_CONNECTION_ERRORS:
                 pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
+            except asyncpg.exceptions.InternalClientError:
+                _end_stuck_connection(driver)
         return (await db.execute(self.statement, params)).one_or_none()
 
     async def execute(self, db: AsyncConnection | AsyncSession, **params: object) -> None:
@@ -146,4 +158,6 @@ class HotQuery:
                 return
             except _DRIVER_CONNECTION_ERRORS:
                 pass  # SQLAlchemy's path below recognises the disconnect (see _DRIVER_...)
+            except asyncpg.exceptions.InternalClientError:
+                _end_stuck_connection(driver)
         await db.execute(self.statement, params)
