@@ -10,7 +10,11 @@ import uuid
 from typing import Any
 
 from quart.typing import TestClientProtocol
+from temporalio.testing import ActivityEnvironment
 
+from activities.reconcile import ReconcileActivities
+from api.temporal import Temporal
+from domain.stripe import StripeGateway
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
     Shop,
@@ -28,7 +32,12 @@ from tests.workflows.support import maybe_record
 from workflows.checkout import CheckoutWorkflow
 from workflows.ids import checkout_workflow_id
 from workflows.reconcile import CheckoutReconcileWorkflow
-from workflows.reconcile_messages import ReconcileInput, ReconcileResult
+from workflows.reconcile_messages import (
+    ReconcileInput,
+    ReconcileOutcome,
+    ReconcileResult,
+    StaleCheckoutSession,
+)
 
 
 async def _reconcile(
@@ -44,6 +53,12 @@ async def _reconcile(
     if record_as:
         await maybe_record(handle, record_as)
     return result
+
+
+def _activities(shop: Shop) -> ReconcileActivities:
+    settings = shop.settings
+    temporal = Temporal(settings, shop.stack.client)
+    return ReconcileActivities(shop.stack.sessions, StripeGateway(settings), temporal, settings)
 
 
 async def _stripe_event(shop: Shop, kind: str, session_id: str) -> dict[str, Any]:
@@ -84,6 +99,12 @@ async def test_a_paid_session_whose_webhook_was_lost_is_recorded_once_with_its_r
     assert await rows(stack, events_sql, s=session_id) == [
         (f"reconcile:{session_id}:complete", True)
     ]
+    # The same session reconciled again (a retried activity, an overlapping run): the event
+    # is recorded already, so it is not handed on twice.
+    again = await ActivityEnvironment().run(
+        _activities(shop).reconcile_checkout_session, StaleCheckoutSession(session_id, order_id)
+    )
+    assert again == ReconcileOutcome("paid", handed_on=False)
     # The session is settled: the next run has nothing to look at.
     assert await _reconcile(shop, order_id) == ReconcileResult()
 
