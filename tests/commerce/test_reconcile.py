@@ -29,7 +29,7 @@ from tests.commerce.support import (
 from tests.conftest import Stack, StripeEmulator
 from tests.support import wait_for_mail
 from tests.workflows.support import maybe_record
-from workflows.checkout import CheckoutWorkflow
+from workflows.checkout_messages import CheckoutResult
 from workflows.ids import checkout_workflow_id
 from workflows.reconcile import CheckoutReconcileWorkflow
 from workflows.reconcile_messages import (
@@ -115,8 +115,8 @@ async def test_a_paid_session_whose_webhook_was_lost_is_recorded_once_with_its_r
         "/payments/webhook/", content=body, headers={"Stripe-Signature": signature}
     )
     assert response.status_code == 200, response.text
-    checkout = stack.client.get_workflow_handle_for(
-        CheckoutWorkflow.run, checkout_workflow_id(order_id)
+    checkout = stack.client.get_workflow_handle(
+        checkout_workflow_id(order_id), result_type=CheckoutResult
     )
     late = await checkout.result()
     assert late.payment_id in (None, payment_id)
