@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 from temporalio.testing import ActivityEnvironment
 
 from activities.reconcile import ReconcileActivities
@@ -171,3 +172,30 @@ async def test_an_open_session_is_left_alone_and_a_young_one_is_not_looked_at(
     # The buyer can still pay on the same page.
     assert (await shop.pay(session_id)).status_code == 200
     await order_status_becomes(stack, order_id, "paid")
+
+
+async def test_a_session_stripe_does_not_know_counts_as_expired_and_leaves_the_list(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "4.00"))
+    await shop.checkout_ok(me, order_id)
+    unknown = f"cs_test_unknown_{uuid.uuid4().hex[:8]}"
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO checkout_sessions (order_id, stripe_session_id, url, amount_total, "
+                "currency, expires_at) VALUES (:o, :s, 'x', 400, 'usd', now())"
+            ),
+            {"o": order_id, "s": unknown},
+        )
+
+    result = await _reconcile(shop, order_id)
+
+    # It can take no money: closed (the order keeps its real, open page and stays pending).
+    assert result == ReconcileResult(checked=2, cancelled_expired=1, still_open=1)
+    assert await rows(
+        stack, "SELECT status FROM checkout_sessions WHERE stripe_session_id = :s", s=unknown
+    ) == [("expired",)]
+    assert (await order_row(stack, order_id)).status == "pending"
+    assert await _reconcile(shop, order_id) == ReconcileResult(checked=1, still_open=1)
