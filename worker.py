@@ -16,7 +16,9 @@ from activities.accounts import AccountActivities
 from activities.maintenance import MaintenanceActivities
 from activities.password_reset import PasswordResetActivities
 from activities.payments import PaymentActivities
+from activities.reconcile import ReconcileActivities
 from activities.refunds import RefundActivities
+from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory
 from domain.email.mailer import Mailer
@@ -27,6 +29,7 @@ from domain.stripe import StripeGateway
 from workflows.checkout import CheckoutWorkflow
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.password_reset import PasswordResetWorkflow
+from workflows.reconcile import CheckoutReconcileWorkflow
 from workflows.refund import RefundWorkflow
 from workflows.registration import AccountNoticeWorkflow, RegistrationWorkflow
 from workflows.schedules import upsert_schedules
@@ -40,10 +43,14 @@ WORKFLOWS: Sequence[type] = (
     RefundWorkflow,
     CheckoutWorkflow,
     PasswordResetWorkflow,
+    CheckoutReconcileWorkflow,
 )
 
 
-def build_activities(settings: Settings, sessions: Any) -> list[Any]:
+def build_activities(settings: Settings, sessions: Any, client: Client | None = None) -> list[Any]:
+    """Every activity with its dependencies. `client` is the worker's Temporal client: the
+    reconciliation hands events to checkout runs through it (without one, the same generic
+    helper the API uses connects on first use)."""
     account = AccountActivities(
         sessions=sessions,
         mailer=Mailer(settings),
@@ -82,6 +89,7 @@ def build_activities(settings: Settings, sessions: Any) -> list[Any]:
         *MaintenanceActivities(sessions).all(),
         *payments.all(),
         *refunds.all(),
+        *ReconcileActivities(sessions, gateway, Temporal(settings, client), settings).all(),
     ]
 
 
@@ -99,13 +107,17 @@ async def run(settings: Settings) -> None:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    worker = build_worker(client, settings, build_activities(settings, sessions))
+    worker = build_worker(client, settings, build_activities(settings, sessions, client))
     await upsert_schedules(
         client,
         settings.temporal_task_queue,
         settings.token_cleanup_interval_seconds,
         cleanup_schedule_id=settings.token_cleanup_schedule_id,
         cleanup_batch_size=settings.token_cleanup_batch_size,
+        reconcile_schedule_id=settings.reconcile_schedule_id,
+        reconcile_interval_seconds=settings.reconcile_interval_seconds,
+        reconcile_min_age_seconds=settings.reconcile_min_age_seconds,
+        reconcile_batch_size=settings.reconcile_batch_size,
     )
 
     stop = asyncio.Event()

@@ -3,7 +3,6 @@ Stripe sends the buyer back to."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -26,15 +25,11 @@ from api.services import services
 from domain.db import transaction
 from domain.errors import InvalidFields, InvalidWebhookSignature
 from domain.models import OrderStatus
-from domain.payments import events
 from domain.payments import service as payments
 from domain.payments.events import MAX_ID
+from domain.payments.handoff import deliver_event
 from domain.stripe import InvalidWebhook, StripeFailure
-from workflows.ids import checkout_workflow_id, refund_workflow_id
-from workflows.starts import checkout_start
-from workflows.stripe_events import STRIPE_EVENT_SIGNAL
 
-log = logging.getLogger("cinema.api.payments")
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 tag_blueprint(bp, ["payments"])
 M = TypeVar("M", bound=BaseModel)
@@ -141,43 +136,8 @@ async def webhook() -> MessageResponse:
         event = svc.stripe.parse_webhook(body, request.headers.get("Stripe-Signature"))
     except InvalidWebhook as exc:
         raise InvalidWebhookSignature(str(exc)) from None
-    async with transaction(svc.sessions) as session:
-        duplicate = await payments.record_event(session, event)
-    if not duplicate:
-        await _hand_on(event)
-        async with transaction(svc.sessions) as session:
-            await payments.mark_handled(session, str(event["id"]))
+    await deliver_event(svc.sessions, svc.settings, svc.temporal, event)
     return MessageResponse(message="Webhook handled")
-
-
-async def _hand_on(event: dict[str, Any]) -> None:
-    svc = services()
-    route = events.route(event)
-    if route.kind == "checkout":
-        assert route.target_id is not None and route.signal is not None
-        async with transaction(svc.sessions) as session:
-            order = await payments.event_order(session, route.target_id)
-        if order is None:
-            log.warning("stripe event %s names unknown order %s", event["id"], route.target_id)
-            return
-        if route.signal.type in events.NO_MONEY and order.status != OrderStatus.PENDING:
-            return  # an expiry or failure for a settled order: nothing left to decide
-        # Signal-with-start: a run that ended (a late payment) is followed by one handling it.
-        start = checkout_start(svc.settings, order.id, order.user_id)
-        await svc.temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
-    elif route.kind == "payment_failed":
-        assert route.target_id is not None
-        await svc.temporal.signal(
-            checkout_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
-        )
-    elif route.kind == "refund":
-        assert route.target_id is not None
-        # False (no such run) is fine: the refund's own polling settles it.
-        await svc.temporal.signal(
-            refund_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
-        )
-    else:
-        log.info("stripe event %s (%s) ignored: %s", event["id"], event["type"], route.why)
 
 
 @bp.get("/")

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     token_cleanup_schedule_id: str = Field(
         default="cleanup-expired-tokens", min_length=1, max_length=200
     )
+    # How often the worker's schedule reconciles open checkouts with Stripe, and its id (as above).
+    reconcile_interval_seconds: int = Field(default=300, ge=10)
+    reconcile_schedule_id: str = Field(default="reconcile-checkouts", min_length=1, max_length=200)
+    # Only checkout sessions at least this old are looked at (a fresh webhook is on its way).
+    reconcile_min_age_seconds: int = Field(default=600, ge=0)
+    # Sessions looked up at Stripe per run (a backlog goes over the next runs).
+    reconcile_batch_size: int = Field(default=100, ge=1, le=1000)
 
     # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
     argon2_time_cost: int = Field(default=2, ge=1)

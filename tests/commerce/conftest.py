@@ -54,7 +54,9 @@ async def open_shop(
     stop = asyncio.Event()
     server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
     activities = (
-        replacements(settings) if replacements else build_activities(settings, stack.sessions)
+        replacements(settings)
+        if replacements
+        else build_activities(settings, stack.sessions, stack.client)
     )
     async with (
         httpx.AsyncClient(base_url=base, timeout=60) as http,

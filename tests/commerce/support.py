@@ -50,7 +50,8 @@ class Shop:
             self.stack.client,
             task_queue=self.settings.temporal_task_queue,
             workflows=list(WORKFLOWS),
-            activities=activities or build_activities(self.settings, self.stack.sessions),
+            activities=activities
+            or build_activities(self.settings, self.stack.sessions, self.stack.client),
         )
 
     async def reset_emulator(self, *, webhook_url: str | None) -> None:

@@ -28,7 +28,14 @@ from tests.support import (
 from tests.workflows.support import maybe_record
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.messages import CleanupInput, CleanupResult
-from workflows.schedules import TOKEN_CLEANUP_NOTE, TOKEN_CLEANUP_SCHEDULE_ID, upsert_schedules
+from workflows.reconcile_messages import ReconcileInput
+from workflows.schedules import (
+    RECONCILE_NOTE,
+    RECONCILE_SCHEDULE_ID,
+    TOKEN_CLEANUP_NOTE,
+    TOKEN_CLEANUP_SCHEDULE_ID,
+    upsert_schedules,
+)
 
 LIVE, EXPIRED = "now() + interval '1 day'", "now() - interval '1 second'"
 
@@ -213,3 +220,52 @@ async def test_worker_start_upserts_the_schedule_under_the_given_id(stack: Stack
 def test_the_worker_uses_the_documented_schedule_id_by_default() -> None:
     default = Settings.model_fields["token_cleanup_schedule_id"].default
     assert default == TOKEN_CLEANUP_SCHEDULE_ID == "cleanup-expired-tokens"
+
+
+async def test_worker_start_upserts_both_schedules_with_their_notes(stack: Stack) -> None:
+    """The worker's call creates the clean-up and the checkout reconciliation schedules (ids of
+    this test's own), and a second call updates both."""
+    suffix = uuid.uuid4().hex[:8]
+    cleanup_id, reconcile_id = f"test-cleanup-{suffix}", f"test-reconcile-{suffix}"
+    queue = stack.settings.temporal_task_queue
+    handles = [stack.client.get_schedule_handle(i) for i in (cleanup_id, reconcile_id)]
+    try:
+        for interval in (900, 120):
+            await upsert_schedules(
+                stack.client,
+                queue,
+                3600,
+                cleanup_schedule_id=cleanup_id,
+                reconcile_schedule_id=reconcile_id,
+                reconcile_interval_seconds=interval,
+                reconcile_min_age_seconds=60,
+                reconcile_batch_size=7,
+            )
+        cleanup, reconcile = [await h.describe() for h in handles]
+        assert cleanup.schedule.state.note == TOKEN_CLEANUP_NOTE
+        assert reconcile.schedule.state.note == RECONCILE_NOTE
+        assert reconcile.schedule.spec.intervals == [
+            ScheduleIntervalSpec(every=timedelta(minutes=2))
+        ]
+        action = reconcile.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert (action.workflow, action.id, action.task_queue) == (
+            "CheckoutReconcileWorkflow",
+            reconcile_id,
+            queue,
+        )
+        assert "Scheduled reconciliation of open checkouts" in str(action.static_summary)
+        [task] = await stack.client.data_converter.decode(action.args, [ReconcileInput])
+        assert task == ReconcileInput(min_age_seconds=60, batch_size=7)
+    finally:
+        for handle in handles:
+            await handle.delete()
+
+
+def test_the_reconcile_schedule_settings_default_to_the_documented_values() -> None:
+    fields = Settings.model_fields
+    assert fields["reconcile_schedule_id"].default == RECONCILE_SCHEDULE_ID
+    assert RECONCILE_SCHEDULE_ID == "reconcile-checkouts"
+    assert fields["reconcile_interval_seconds"].default == 300
+    assert fields["reconcile_min_age_seconds"].default == 600
+    assert fields["reconcile_batch_size"].default == 100

@@ -1,0 +1,91 @@
+"""Checkout reconciliation: which sessions to ask Stripe about, and the event a retrieved session
+stands for (in Stripe's event shape, so it goes the webhook's way: domain/payments/handoff.py)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
+from domain.stripe import CheckoutSessionInfo
+
+COMPLETED = "checkout.session.completed"
+EXPIRED = "checkout.session.expired"
+
+
+async def stale_sessions(
+    session: AsyncSession, min_age_seconds: int, limit: int, order_id: int | None = None
+) -> list[tuple[str, int]]:
+    """(session id, order id) of sessions still open in our rows, of pending orders (of
+    `order_id` only, when given), made at least `min_age_seconds` ago; oldest first, at most
+    `limit`. A session leaves the list once handed on (paid: complete; expired: expired)."""
+    cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, min_age_seconds)
+    query = (
+        select(CheckoutSession.stripe_session_id, CheckoutSession.order_id)
+        .join(Order, Order.id == CheckoutSession.order_id)
+        .where(
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+            Order.status == OrderStatus.PENDING,
+            CheckoutSession.created_at <= cutoff,
+        )
+        .order_by(CheckoutSession.id)
+        .limit(limit)
+    )
+    if order_id is not None:
+        query = query.where(CheckoutSession.order_id == order_id)
+    rows = await session.execute(query)
+    return [(str(sid), int(oid)) for sid, oid in rows.all()]
+
+
+def unknown_session(session_id: str) -> CheckoutSessionInfo:
+    """A session Stripe does not know (any more): it can take no money, so it counts as
+    expired (the rule the checkout's own expiry follows)."""
+    return CheckoutSessionInfo(
+        id=session_id,
+        url=None,
+        status="expired",
+        payment_status="unpaid",
+        amount_total=0,
+        currency="",
+        payment_intent=None,
+        expires_at=datetime.now(UTC),
+        order_id=None,
+    )
+
+
+def outcome(info: CheckoutSessionInfo) -> str:
+    """paid | expired | open (open also covers a completed session still waiting for money)."""
+    if info.status == "complete" and info.payment_status == "paid":
+        return "paid"
+    if info.status == "expired":
+        return "expired"
+    return "open"
+
+
+def event_for(info: CheckoutSessionInfo, order_id: int) -> dict[str, Any]:
+    """The event a paid or expired session stands for. Its id is deterministic, so a re-run (or
+    an activity retry) is recorded once and acts once. Only the facts the run decides on are
+    kept (no email, no name: the event is stored)."""
+    kind = COMPLETED if outcome(info) == "paid" else EXPIRED
+    return {
+        "id": f"reconcile:{info.id}:{info.status}",
+        "object": "event",
+        "type": kind,
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": info.id,
+                "object": "checkout.session",
+                "status": info.status,
+                "payment_status": info.payment_status,
+                "amount_total": info.amount_total,
+                "currency": info.currency,
+                "payment_intent": info.payment_intent,
+                "metadata": {"order_id": str(order_id)},
+            }
+        },
+    }
