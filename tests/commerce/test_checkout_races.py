@@ -1,5 +1,6 @@
-"""Races and crashes around a checkout: concurrent checkout calls, and the worker failing
-after the payment was committed but before it could say so."""
+"""Races and crashes around a checkout: concurrent checkout calls, Stripe down or answering late
+while the page is made, and the worker failing after the payment was committed but before it
+could say so."""
 
 from __future__ import annotations
 
@@ -150,4 +151,32 @@ async def test_stripe_refusing_the_session_is_a_502_and_nothing_is_stored(
     ) == [(0,)]
     assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [
         ("pending",)
+    ]
+
+
+async def test_stripe_down_while_opening_the_page_is_a_503_then_the_next_call_works(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    """Stripe answers 500 to every request while the run makes the session: after its bounded
+    retries the buyer gets 503 with Retry-After (not a 500 or 502), nothing is stored, the order
+    stays pending; once Stripe is back the same call opens one page."""
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
+    await shop.fault("api", "500", count=1000)
+    response = await shop.checkout(me, order_id)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "payment_provider_unavailable"
+    assert response.headers.get("Retry-After")
+    assert await rows(
+        stack, "SELECT count(*) FROM checkout_sessions WHERE order_id = :o", o=order_id
+    ) == [(0,)]
+    assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [
+        ("pending",)
+    ]
+    disarmed = await shop.emu.delete("/_emulator/faults")
+    assert disarmed.status_code in (200, 204), disarmed.text
+    session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+    made = (await shop.stripe_get("/checkout/sessions"))["data"]
+    assert [s["id"] for s in made if s["metadata"].get("order_id") == str(order_id)] == [
+        session_id
     ]
