@@ -177,6 +177,4 @@ async def test_stripe_down_while_opening_the_page_is_a_503_then_the_next_call_wo
     assert disarmed.status_code in (200, 204), disarmed.text
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     made = (await shop.stripe_get("/checkout/sessions"))["data"]
-    assert [s["id"] for s in made if s["metadata"].get("order_id") == str(order_id)] == [
-        session_id
-    ]
+    assert [s["id"] for s in made if s["metadata"].get("order_id") == str(order_id)] == [session_id]
