@@ -11,9 +11,9 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.accounts.repository import store_one_time_token
 from domain.accounts.sessions import revoke_user_sessions
 from domain.models import PasswordResetToken, User
 
@@ -31,18 +31,7 @@ async def store_token(
     ).scalar()
     if not active:
         return False
-    stmt = insert(PasswordResetToken).values(
-        user_id=user_id, token_hash=token_hash, expires_at=expires_at
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[PasswordResetToken.user_id],
-        set_={
-            "token_hash": stmt.excluded.token_hash,
-            "expires_at": stmt.excluded.expires_at,
-            "created_at": func.now(),
-        },
-    )
-    await session.execute(stmt)
+    await store_one_time_token(session, PasswordResetToken, user_id, token_hash, expires_at)
     return True
 
 

@@ -152,15 +152,18 @@ async def promote_to_active_admin(session: AsyncSession, user_id: int, hashed: s
 # --- activation tokens -------------------------------------------------------------------------
 
 
-async def store_activation_token(
-    session: AsyncSession, user_id: int, token_hash: str, expires_at: datetime
+async def store_one_time_token(
+    session: AsyncSession,
+    model: type[ActivationToken] | type[PasswordResetToken],
+    user_id: int,
+    token_hash: str,
+    expires_at: datetime,
 ) -> None:
-    """One live token per user: a new token replaces (and so invalidates) the previous one."""
-    stmt = insert(ActivationToken).values(
-        user_id=user_id, token_hash=token_hash, expires_at=expires_at
-    )
+    """One live token per user and purpose: a new token replaces (and so invalidates) the
+    previous one."""
+    stmt = insert(model).values(user_id=user_id, token_hash=token_hash, expires_at=expires_at)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[ActivationToken.user_id],
+        index_elements=[model.user_id],
         set_={
             "token_hash": stmt.excluded.token_hash,
             "expires_at": stmt.excluded.expires_at,
@@ -168,6 +171,12 @@ async def store_activation_token(
         },
     )
     await session.execute(stmt)
+
+
+async def store_activation_token(
+    session: AsyncSession, user_id: int, token_hash: str, expires_at: datetime
+) -> None:
+    await store_one_time_token(session, ActivationToken, user_id, token_hash, expires_at)
 
 
 async def find_live_activation_token_owner(session: AsyncSession, token_hash: str) -> int | None:
