@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ UPDATE_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=3)
 _UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 _NO_RUN = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+# Tries of an update the server dropped because its workflow task failed (see `update`).
+UPDATE_ATTEMPTS = 4
+
+
+def _task_failed(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.FAILED_PRECONDITION and "workflow task failure" in str(
+        exc.message
+    )
 
 
 class TemporalUnavailable(ServiceUnavailable):
@@ -147,29 +156,45 @@ class Temporal:
     ) -> UpdateOutcome[R]:
         """Send an update to the workflow `target` (an id) and wait for its result. Given a
         StartSpec, update-with-start: the run is started first when none is running (its
-        `id_conflict_policy` must then be USE_EXISTING to reach a running one)."""
+        `id_conflict_policy` must then be USE_EXISTING to reach a running one).
+
+        The server drops an update whose workflow task failed (e.g. a signal arrived while the
+        task completed the run: "unhandled command") and tells the caller so. The update is
+        sent again under the same id, which the server deduplicates: one update, one result."""
         client = await self.client()
-        try:
-            async with _rpc():
-                if isinstance(target, StartSpec):
-                    result = await client.execute_update_with_start_workflow(
-                        update,
-                        arg,
-                        start_workflow_operation=self._with_start(target),
-                        result_type=result_type,
-                        rpc_timeout=rpc_timeout,
-                    )
-                else:
-                    result = await client.get_workflow_handle(target).execute_update(
-                        update, arg, result_type=result_type, rpc_timeout=rpc_timeout
-                    )
-        except WorkflowUpdateFailedError:
-            return UpdateOutcome(refused=Refusal.REJECTED)
-        except RPCError as exc:
-            if exc.status in _NO_RUN:
-                return UpdateOutcome(refused=Refusal.NO_RUN)
-            raise
-        return UpdateOutcome(result=result)
+        update_id = str(uuid.uuid4())
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                async with _rpc():
+                    if isinstance(target, StartSpec):
+                        result = await client.execute_update_with_start_workflow(
+                            update,
+                            arg,
+                            id=update_id,
+                            start_workflow_operation=self._with_start(target),
+                            result_type=result_type,
+                            rpc_timeout=rpc_timeout,
+                        )
+                    else:
+                        result = await client.get_workflow_handle(target).execute_update(
+                            update,
+                            arg,
+                            id=update_id,
+                            result_type=result_type,
+                            rpc_timeout=rpc_timeout,
+                        )
+            except WorkflowUpdateFailedError:
+                return UpdateOutcome(refused=Refusal.REJECTED)
+            except RPCError as exc:
+                if _task_failed(exc) and attempt < UPDATE_ATTEMPTS:
+                    log.info("update %s lost to a failed workflow task; sending it again", update)
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                if exc.status in _NO_RUN:
+                    return UpdateOutcome(refused=Refusal.NO_RUN)
+                raise
+            return UpdateOutcome(result=result)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def describe(self, workflow_id: str) -> WorkflowExecutionDescription | None:
         """The latest run with this id (running or not), or None if there never was one."""
