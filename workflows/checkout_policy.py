@@ -17,6 +17,8 @@ CANCEL_ORDER = "cancel_order"
 SEND_RECEIPT = "send_receipt"
 # RefundActivities (activities/refunds.py): opens the refund of a payment no order took.
 OPEN_UNAPPLIED_REFUND = "open_unapplied_payment_refund"
+# The patch id under which every step but the receipt runs as a local activity.
+LOCAL_ACTIVITIES = "local-activities"
 
 STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
 # Stripe measures from its clock when the activity runs, a little after the workflow decided.
