@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, insert, literal_column, select
+from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,21 +150,23 @@ ORDER_COLUMNS = (
 )
 
 
+# Built once: the statement and its cache key are reused by every read (building it per call
+# cost ~0.8 ms of CPU, a sixth of the read; buyers poll this while they wait for "paid").
+_ORDER_DETAIL = select(
+    *ORDER_COLUMNS,
+    Order.paid_at,
+    Order.cancelled_at,
+    Order.cancel_reason,
+    _items().label("items"),
+    _payment().label("payment"),
+    _refunds().label("refunds"),
+    _checkout().label("checkout"),
+).where(Order.id == bindparam("order_id"), Order.user_id == bindparam("user_id"))
+
+
 async def order_detail(session: AsyncSession, order_id: int, user_id: int) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            select(
-                *ORDER_COLUMNS,
-                Order.paid_at,
-                Order.cancelled_at,
-                Order.cancel_reason,
-                _items().label("items"),
-                _payment().label("payment"),
-                _refunds().label("refunds"),
-                _checkout().label("checkout"),
-            ).where(Order.id == order_id, Order.user_id == user_id)
-        )
-    ).one_or_none()
+    result = await session.execute(_ORDER_DETAIL, {"order_id": order_id, "user_id": user_id})
+    row = result.one_or_none()
     return dict(row._mapping) if row is not None else None
 
 
