@@ -83,6 +83,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
+# Patch id (never rename): a run started before it made its first session before loading the
+# order; from it on, the order (and the sessions an earlier run left open) is loaded first.
+LOAD_BEFORE_SESSION = "load-order-before-first-session"
+
 
 @dataclass
 class _Session:
@@ -107,6 +111,7 @@ class CheckoutWorkflow:
         self._inbox: list[StripeEventSignal] = []
         self._seen: set[str] = set()
         self._sessions: list[_Session] = []
+        self._loaded = False
         self._attempts = 0
         self._outcome: str | None = None  # set once the order is settled (paid, cancelled)
         self._receipts_due: list[int] = []
@@ -118,13 +123,7 @@ class CheckoutWorkflow:
     @workflow.run
     async def run(self, input: CheckoutInput) -> CheckoutResult:
         async with self._lock:
-            order = await self._activity(
-                LOAD_ORDER, LoadCheckoutOrder(input.order_id), CheckoutOrder
-            )
-            self._status.order_status = order.status
-            if order.status != "pending" and self._outcome is None:
-                # Started for an order already settled (a late Stripe event): handle the event.
-                self._outcome = "not_pending"
+            await self._load_order()
             self._set_state("awaiting_payment" if self._outcome is None else "settled")
         while True:
             try:
@@ -146,6 +145,29 @@ class CheckoutWorkflow:
                 if not (self._inbox or self._receipts_due):
                     break
         return CheckoutResult(outcome=self._outcome or "", payment_id=self._status.payment_id)
+
+    async def _load_order(self) -> None:
+        """Once per run, under the lock, before its first session: the order's status, and the
+        sessions an earlier run of the order made that our rows still hold open (that run was
+        terminated or failed). This run adopts them: the page already open is handed out
+        again, or closed at Stripe before a new one is made, never left open beside it."""
+        if self._loaded:
+            return
+        order = await self._activity(
+            LOAD_ORDER, LoadCheckoutOrder(self._input.order_id), CheckoutOrder
+        )
+        self._loaded = True
+        self._status.order_status = order.status
+        if order.status != "pending":
+            if self._outcome is None:
+                # Started for an order already settled (a late Stripe event): handle the event.
+                self._outcome = "not_pending"
+            return
+        known = {s.id for s in self._sessions}
+        for found in order.open_sessions:
+            if found.session_id not in known:
+                self._sessions.append(_Session(found.session_id, found.url, found.expires_at))
+                self._status.sessions_adopted += 1
 
     def _next_wake(self) -> timedelta | None:
         if self._outcome is not None:
@@ -297,6 +319,9 @@ class CheckoutWorkflow:
     @workflow.update(name="checkout_session")
     async def checkout_session(self, _: CheckoutSessionRequest) -> CheckoutSessionResult:
         async with self._lock:  # two calls at once: the second waits and gets the same session
+            if workflow.patched(LOAD_BEFORE_SESSION):
+                # With update-with-start this runs before `run`: load the order first.
+                await self._load_order()
             if self._outcome is not None:
                 return self._settled_answer()
             current = self._current()
@@ -340,7 +365,7 @@ class CheckoutWorkflow:
             return CheckoutSessionResult(error="payment_provider_unavailable")
         session = _Session(created.session_id, created.url, created.expires_at)
         self._sessions.append(session)
-        self._status.sessions_made = len(self._sessions)
+        self._status.sessions_made += 1
         self._set_state("awaiting_payment")
         return self._answer(session)
 
