@@ -86,6 +86,9 @@ with workflow.unsafe.imports_passed_through():
 # Patch id (never rename): a run started before it made its first session before loading the
 # order; from it on, the order (and the sessions an earlier run left open) is loaded first.
 LOAD_BEFORE_SESSION = "load-order-before-first-session"
+# Patch id (never rename): a run started before it kept the timer it set when it began waiting,
+# so a session made during that wait was not watched; from it on, the wait is re-armed.
+REARM_TIMER = "rearm-timer-when-wake-changes"
 
 
 @dataclass
@@ -112,6 +115,8 @@ class CheckoutWorkflow:
         self._seen: set[str] = set()
         self._sessions: list[_Session] = []
         self._loaded = False
+        self._rearm = False
+        self._planned_wake: datetime | None = None
         self._attempts = 0
         self._outcome: str | None = None  # set once the order is settled (paid, cancelled)
         self._receipts_due: list[int] = []
@@ -125,12 +130,11 @@ class CheckoutWorkflow:
         async with self._lock:
             await self._load_order()
             self._set_state("awaiting_payment" if self._outcome is None else "settled")
+        self._rearm = workflow.patched(REARM_TIMER)
         while True:
+            self._planned_wake = self._wake_at()
             try:
-                await workflow.wait_condition(
-                    lambda: bool(self._inbox or self._receipts_due) or self._outcome is not None,
-                    timeout=self._next_wake(),
-                )
+                await workflow.wait_condition(self._has_work, timeout=self._next_wake())
             except TimeoutError:
                 async with self._lock:
                     await self._on_timer()
@@ -169,7 +173,16 @@ class CheckoutWorkflow:
                 self._sessions.append(_Session(found.session_id, found.url, found.expires_at))
                 self._status.sessions_adopted += 1
 
-    def _next_wake(self) -> timedelta | None:
+    def _has_work(self) -> bool:
+        """An event or a receipt to handle, or the order settled; or a session made meanwhile
+        (a checkout call) moved the time the run must look by itself, so it waits anew."""
+        if self._inbox or self._receipts_due or self._outcome is not None:
+            return True
+        return self._rearm and self._wake_at() != self._planned_wake
+
+    def _wake_at(self) -> datetime | None:
+        """When the run next looks by itself: at the deadline, or earlier at the open session's
+        expiry plus the grace period; None once the order is settled."""
         if self._outcome is not None:
             return None
         wake = self._deadline
@@ -179,6 +192,12 @@ class CheckoutWorkflow:
             # within the grace period, the workflow asks Stripe itself.
             grace = timedelta(seconds=self._input.expiry_grace_seconds)
             wake = min(wake, current.expires_at + grace)
+        return wake
+
+    def _next_wake(self) -> timedelta | None:
+        wake = self._wake_at()
+        if wake is None:
+            return None
         return max(wake - workflow.now(), timedelta(seconds=1))
 
     async def _on_timer(self) -> None:

@@ -222,3 +222,45 @@ async def test_the_runs_timer_cancels_the_order_when_no_time_is_left_for_a_new_p
         assert refused.status_code == 409, refused.text
         assert refused.json()["order_status"] == "cancelled"
         assert await _pages(shop, order_id) == {old: "expired"}
+
+
+async def test_the_timer_also_watches_a_page_made_while_the_run_was_waiting(
+    client: TestClientProtocol, stack: Stack, stripe_emulator: StripeEmulator
+) -> None:
+    """The first page expires with its webhook: the run then waits for its deadline (an hour
+    away). The second page is made during that wait; its expiry must be watched all the same."""
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
+    replacements, _ = _pages_expiring_in(stack, 4, pages={2})
+    async with open_shop(
+        stack, stripe_emulator, replacements=replacements, checkout_expiry_grace_seconds=2
+    ) as shop:
+        first = (await shop.checkout_ok(me, order_id))["session_id"]
+        expired = await shop.emu.post(f"/_emulator/checkout/sessions/{first}/expire")
+        assert expired.status_code == 200, expired.text
+
+        async def awaiting_checkout() -> CheckoutStatus | None:
+            status = await _status(stack, order_id)
+            return status if status.state == "awaiting_checkout" else None
+
+        status = await eventually(awaiting_checkout, what="the expired event handled")
+        assert status.events_seen == 1
+        second = (await shop.checkout_ok(me, order_id))["session_id"]
+        await _expires_without_a_webhook(shop, second)
+
+        status = await eventually(
+            awaiting_checkout, timeout=30, what="the run's timer closing the second page"
+        )
+        assert status.events_seen == 1  # the first page's event only
+        detail = (await shop.http.get(f"/orders/{order_id}/", headers=me.headers)).json()
+        assert detail["status"] == "pending"
+        assert (detail["checkout"]["session_id"], detail["checkout"]["status"]) == (
+            second,
+            "expired",
+        )
+        assert await _pages(shop, order_id) == {first: "expired", second: "expired"}
+        cancelled = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+        assert cancelled.status_code == 200, cancelled.text
+        handle = _checkout(stack, order_id)
+        assert (await handle.result()).outcome == "cancelled"
+        await maybe_record(handle, "checkout_timer_rearmed")
