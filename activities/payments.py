@@ -35,6 +35,7 @@ from workflows.checkout_messages import (
     ExpireCheckoutSessions,
     ExpiredCheckoutSessions,
     LoadCheckoutOrder,
+    OpenCheckoutSession,
     RecordedPayment,
     RecordPayment,
     SendReceipt,
@@ -95,11 +96,18 @@ class PaymentActivities:
 
     @activity.defn(name=LOAD_ORDER)
     async def load_checkout_order(self, data: LoadCheckoutOrder) -> CheckoutOrder:
+        """The order's status and its sessions still open by our rows (an earlier run's)."""
         async with transaction(self._sessions) as session:
             order = await repo.order_ref(session, data.order_id)
+            found = await repo.open_sessions(session, data.order_id)
         if order is None:
             raise _order_not_found(data.order_id)
-        return CheckoutOrder(status=order.status)
+        return CheckoutOrder(
+            status=order.status,
+            open_sessions=[
+                OpenCheckoutSession(s.stripe_session_id, s.url, s.expires_at) for s in found
+            ],
+        )
 
     @activity.defn(name=CREATE_SESSION)
     async def create_checkout_session(self, data: CreateCheckoutSession) -> CreatedCheckoutSession:

@@ -91,6 +91,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
+# Patch id (never rename): a run started before it made its first session before loading the
+# order; from it on, the order (and the sessions an earlier run left open) is loaded first.
+LOAD_BEFORE_SESSION = "load-order-before-first-session"
+# Patch id (never rename): a run started before it kept the timer it set when it began waiting,
+# so a session made during that wait was not watched; from it on, the wait is re-armed.
+REARM_TIMER = "rearm-timer-when-wake-changes"
+
 
 @dataclass
 class _Session:
@@ -120,6 +127,9 @@ class CheckoutWorkflow:
         self._inbox: list[StripeEventSignal] = []
         self._seen: set[str] = set()
         self._sessions: list[_Session] = []
+        self._loaded = False
+        self._rearm = False
+        self._planned_wake: datetime | None = None
         self._attempts = 0
         self._outcome: str | None = None  # set once the order is settled (paid, cancelled)
         self._receipts_due: list[int] = []
@@ -131,20 +141,13 @@ class CheckoutWorkflow:
     @workflow.run
     async def run(self, input: CheckoutInput) -> CheckoutResult:
         async with self._lock:
-            order = await self._activity(
-                LOAD_ORDER, LoadCheckoutOrder(input.order_id), CheckoutOrder
-            )
-            self._status.order_status = order.status
-            if order.status != "pending" and self._outcome is None:
-                # Started for an order already settled (a late Stripe event): handle the event.
-                self._outcome = "not_pending"
+            await self._load_order()
             self._set_state("awaiting_payment" if self._outcome is None else "settled")
+        self._rearm = workflow.patched(REARM_TIMER)
         while True:
+            self._planned_wake = self._wake_at()
             try:
-                await workflow.wait_condition(
-                    lambda: bool(self._inbox or self._receipts_due) or self._outcome is not None,
-                    timeout=self._next_wake(),
-                )
+                await workflow.wait_condition(self._has_work, timeout=self._next_wake())
             except TimeoutError:
                 async with self._lock:
                     await self._on_timer()
@@ -160,7 +163,39 @@ class CheckoutWorkflow:
                     break
         return CheckoutResult(outcome=self._outcome or "", payment_id=self._status.payment_id)
 
-    def _next_wake(self) -> timedelta | None:
+    async def _load_order(self) -> None:
+        """Once per run, under the lock, before its first session: the order's status, and the
+        sessions an earlier run of the order made that our rows still hold open (that run was
+        terminated or failed). This run adopts them: the page already open is handed out
+        again, or closed at Stripe before a new one is made, never left open beside it."""
+        if self._loaded:
+            return
+        order = await self._activity(
+            LOAD_ORDER, LoadCheckoutOrder(self._input.order_id), CheckoutOrder
+        )
+        self._loaded = True
+        self._status.order_status = order.status
+        if order.status != "pending":
+            if self._outcome is None:
+                # Started for an order already settled (a late Stripe event): handle the event.
+                self._outcome = "not_pending"
+            return
+        known = {s.id for s in self._sessions}
+        for found in order.open_sessions:
+            if found.session_id not in known:
+                self._sessions.append(_Session(found.session_id, found.url, found.expires_at))
+                self._status.sessions_adopted += 1
+
+    def _has_work(self) -> bool:
+        """An event or a receipt to handle, or the order settled; or a session made meanwhile
+        (a checkout call) moved the time the run must look by itself, so it waits anew."""
+        if self._inbox or self._receipts_due or self._outcome is not None:
+            return True
+        return self._rearm and self._wake_at() != self._planned_wake
+
+    def _wake_at(self) -> datetime | None:
+        """When the run next looks by itself: at the deadline, or earlier at the open session's
+        expiry plus the grace period; None once the order is settled."""
         if self._outcome is not None:
             return None
         wake = self._deadline
@@ -170,6 +205,12 @@ class CheckoutWorkflow:
             # within the grace period, the workflow asks Stripe itself.
             grace = timedelta(seconds=self._input.expiry_grace_seconds)
             wake = min(wake, current.expires_at + grace)
+        return wake
+
+    def _next_wake(self) -> timedelta | None:
+        wake = self._wake_at()
+        if wake is None:
+            return None
         return max(wake - workflow.now(), timedelta(seconds=1))
 
     async def _on_timer(self) -> None:
@@ -310,6 +351,9 @@ class CheckoutWorkflow:
     @workflow.update(name="checkout_session")
     async def checkout_session(self, _: CheckoutSessionRequest) -> CheckoutSessionResult:
         async with self._lock:  # two calls at once: the second waits and gets the same session
+            if workflow.patched(LOAD_BEFORE_SESSION):
+                # With update-with-start this runs before `run`: load the order first.
+                await self._load_order()
             if self._outcome is not None:
                 return self._settled_answer()
             current = self._current()
@@ -353,7 +397,7 @@ class CheckoutWorkflow:
             return CheckoutSessionResult(error="payment_provider_unavailable")
         session = _Session(created.session_id, created.url, created.expires_at)
         self._sessions.append(session)
-        self._status.sessions_made = len(self._sessions)
+        self._status.sessions_made += 1
         self._set_state("awaiting_payment")
         return self._answer(session)
 

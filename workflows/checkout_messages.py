@@ -68,6 +68,8 @@ class CheckoutStatus:
     user_id: int
     deadline: datetime | None = None
     sessions_made: int = 0
+    # Sessions an earlier run of the order made, still open by our rows when this run started.
+    sessions_adopted: int = 0
     current_session_id: str | None = None
     current_session_expires_at: datetime | None = None
     events_seen: int = 0
@@ -88,8 +90,21 @@ class LoadCheckoutOrder:
 
 
 @dataclass
+class OpenCheckoutSession:
+    """A session of the order our rows still hold open (made by this run or an earlier one)."""
+
+    session_id: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass
 class CheckoutOrder:
     status: str  # pending | paid | cancelled | refunded
+    # Oldest first. A run that replaces a lost one adopts them, so it hands out the page already
+    # open (or closes it at Stripe before making a new one) instead of opening a second one.
+    # Histories recorded before it existed load none.
+    open_sessions: list[OpenCheckoutSession] = field(default_factory=list)
 
 
 @dataclass

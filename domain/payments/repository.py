@@ -145,6 +145,26 @@ async def open_session_ids(session: AsyncSession, order_id: int) -> list[str]:
     return list(rows.scalars())
 
 
+@dataclass(frozen=True)
+class OpenSession:
+    stripe_session_id: str
+    url: str
+    expires_at: datetime
+
+
+async def open_sessions(session: AsyncSession, order_id: int) -> list[OpenSession]:
+    """The order's sessions still open by our rows, oldest first."""
+    rows = await session.execute(
+        select(CheckoutSession.stripe_session_id, CheckoutSession.url, CheckoutSession.expires_at)
+        .where(
+            CheckoutSession.order_id == order_id,
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+        )
+        .order_by(CheckoutSession.id)
+    )
+    return [OpenSession(sid, url, expires_at) for sid, url, expires_at in rows]
+
+
 async def set_session_status(
     session: AsyncSession, stripe_session_id: str, status: CheckoutSessionStatus
 ) -> None:

@@ -238,10 +238,13 @@ async def _broken_at_stripe(
     broken: list[str] = []
     by_session = {p["session"]: (pid, p) for pid, p in payments.items()}
     sessions = await stripe_list(shop, "/checkout/sessions")
+    open_pages: dict[int, list[str]] = defaultdict(list)
     for session in sessions:
         order = int(session["metadata"]["order_id"])
         if order not in orders:
             broken.append(f"Stripe session {session['id']} is for order {order}, not ours")
+        if session["status"] == "open":
+            open_pages[order].append(session["id"])
         if session["payment_status"] != "paid":
             continue
         # Money Stripe took is an applied payment, or recorded unapplied (and refunded).
@@ -260,6 +263,10 @@ async def _broken_at_stripe(
             and payment["refunded"] != payment["amount"]
         ):
             broken.append(f"unapplied payment {pid} is not (being) refunded")
+    # At most one page of an order can take money.
+    for order, pages in open_pages.items():
+        if len(pages) > 1:
+            broken.append(f"order {order} has {len(pages)} open Stripe pages: {sorted(pages)}")
     known = {s["id"] for s in sessions}
     for pid, payment in payments.items():
         if payment["session"] not in known:
