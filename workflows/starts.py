@@ -7,7 +7,7 @@ update-with-start; it knows no process. Not workflow code: never imported by a w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from temporalio.common import (
@@ -129,6 +129,23 @@ def refund_start(settings: Settings, refund_id: int, order_id: int, user_id: int
             [SearchAttributePair(ORDER_ID, order_id), SearchAttributePair(USER_ID, user_id)]
         ),
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    )
+
+
+def refund_late_failure_start(
+    settings: Settings, refund_id: int, order_id: int, user_id: int
+) -> StartSpec:
+    # Signal-with-start for a Stripe event failing the refund: a running run of the refund
+    # takes it (USE_EXISTING); after the run ended, whatever its result (ALLOW_DUPLICATE), a new
+    # run in `late_failure` mode applies it once.
+    spec = refund_start(settings, refund_id, order_id, user_id)
+    return StartSpec(
+        spec.workflow,
+        replace(spec.input, late_failure=True),
+        id=spec.id,
+        summary=f"Refund {refund_id} of order {order_id} (user {user_id}): Stripe failed it",
+        search_attributes=spec.search_attributes,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
 
 
