@@ -21,7 +21,7 @@ from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, refund_env
 from tests.refunds.support import PaidOrder, new_movies, paid_order, snapshot
 from tests.support import text_of, wait_for_mail
-from tests.workflows.support import eventually
+from tests.workflows.support import eventually, history_text, maybe_record
 from workflows.ids import refund_workflow_id
 from workflows.refund_messages import RefundResult
 
@@ -127,6 +127,9 @@ async def test_a_full_refund_failed_after_its_run_ended_is_undone_once(
     event = await _stripe_fails(refund_env, paid, refund_id, f"evt_late_{refund_id}")
     await _deliver(refund_env, event)
     assert await _late_run_ended(stack, refund_id, runs=2) == "failed"
+    late_run = stack.client.get_workflow_handle(refund_workflow_id(refund_id))
+    assert buyer.email not in history_text(await late_run.fetch_history())
+    await maybe_record(late_run, "refund_failed_after_success")
     after = await snapshot(stack, paid)
     assert after.order_status == "paid"
     assert after.payment_status == "successful"
