@@ -162,6 +162,7 @@ def checkout_start(settings: Settings, order_id: int, user_id: int) -> StartSpec
             expiry_grace_seconds=settings.checkout_expiry_grace_seconds,
             email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
             refund_poll_interval_seconds=settings.refund_poll_interval_seconds,
+            async_payment_max_wait_seconds=settings.checkout_async_payment_max_wait_seconds,
         ),
         id=checkout_workflow_id(order_id),
         summary=f"Checkout of order {order_id} (user {user_id})",

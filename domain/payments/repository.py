@@ -163,3 +163,21 @@ async def order_of_session(session: AsyncSession, stripe_session_id: str) -> Ord
         CheckoutSession.stripe_session_id == stripe_session_id
     )
     return _ref((await session.execute(query)).one_or_none())
+
+
+async def set_payment_processing(
+    session: AsyncSession, order_id: int, stripe_session_id: str, processing: bool
+) -> None:
+    """A session completed unpaid (a delayed method: complete at Stripe, money in flight), or
+    its money failed (processing no more)."""
+    values: dict[str, object] = {"payment_processing": processing}
+    if processing:
+        values["status"] = CheckoutSessionStatus.COMPLETE
+    await session.execute(
+        update(CheckoutSession)
+        .where(
+            CheckoutSession.stripe_session_id == stripe_session_id,
+            CheckoutSession.order_id == order_id,
+        )
+        .values(**values)
+    )
