@@ -184,3 +184,38 @@ async def test_a_partial_refund_failed_later_gives_back_its_lines_only(
     ]
     # The other refund's run had ended too: it was not touched.
     assert await _result(stack, rest) == "succeeded"
+
+
+async def test_a_failure_reaching_the_run_while_it_mails_is_applied_by_that_run(
+    stack: Stack, refund_env: RefundEnv, moderator: dict[str, str], buyer: Buyer, client: Any
+) -> None:
+    movies = await new_movies(client, stack, moderator, 1)
+    paid = await paid_order(
+        stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
+        prices=[Decimal("6.00")],
+    )  # fmt: skip
+    stack.mail.stop()  # the run settles succeeded, then waits to email the buyer
+    try:
+        refund_id = await _refund_by_buyer(refund_env.api, paid.order_id, buyer)
+
+        async def settled_succeeded() -> bool:
+            return (await snapshot(stack, paid)).refunds[0][0] == "succeeded"
+
+        await eventually(settled_succeeded, what="the refund settled succeeded")
+        event = await _stripe_fails(refund_env, paid, refund_id, f"evt_late_{refund_id}")
+        await _deliver(refund_env, event)  # signal-with-start: the running run takes it
+    finally:
+        stack.mail.start()
+    assert await _result(stack, refund_id) == "failed"
+    runs = stack.client.list_workflows(f"WorkflowId = '{refund_workflow_id(refund_id)}'")
+    assert len([r async for r in runs]) == 1  # no second run was started
+    await maybe_record(
+        stack.client.get_workflow_handle(refund_workflow_id(refund_id)),
+        "refund_failed_while_mailing",
+    )
+    after = await snapshot(stack, paid)
+    assert (after.order_status, after.payment_status) == ("paid", "successful")
+    assert after.owned_movies == movies
+    assert after.refunds == [("failed", Decimal("6.00"), "expired_or_canceled_card")]
+    [mail] = await wait_for_mail(stack.mail, buyer.email, FAILED_MAIL)
+    assert "failed it afterwards" in text_of(mail)
