@@ -62,6 +62,13 @@ async def _pay_delayed(shop: Shop, me: Buyer, order_id: int, card: str) -> str:
     return str(page["session_id"])
 
 
+async def _landing(shop: Shop, session_id: str) -> str:
+    """The status Stripe's success page (where the buyer comes back to) shows."""
+    response = await shop.http.get("/payments/success/", params={"session_id": session_id})
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
 async def _refused_while_processing(shop: Shop, me: Buyer, order_id: int) -> None:
     for response in (
         await shop.checkout(me, order_id),
@@ -92,6 +99,7 @@ async def test_a_delayed_payment_in_flight_refuses_checkout_and_cancel_then_pays
     assert detail["status"] == "pending" and detail["payment"] is None
     assert detail["checkout"]["session_id"] == session_id
     await _refused_while_processing(shop, me, order_id)
+    assert await _landing(shop, session_id) == "payment_processing"
 
     await _settle_at_stripe(shop)
     await order_status_becomes(stack, order_id, "paid")
@@ -126,6 +134,7 @@ async def test_a_failed_delayed_payment_lets_the_buyer_check_out_again(
 
     await eventually(not_processing, what="the failed payment is no longer processing")
     assert (await order_row(stack, order_id)).status == "pending"
+    assert await _landing(shop, first) == "pending"  # that payment failed
     # Stripe's `completed` (unpaid) of that page, delivered late (after a failed delivery was
     # retried): it must not put the order back into processing.
     stale = {
