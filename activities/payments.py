@@ -39,6 +39,7 @@ from workflows.checkout_messages import (
     RecordedPayment,
     RecordPayment,
     SendReceipt,
+    SetPaymentProcessing,
 )
 from workflows.checkout_policy import (
     CANCEL_ORDER,
@@ -47,6 +48,7 @@ from workflows.checkout_policy import (
     LOAD_ORDER,
     RECORD_PAYMENT,
     SEND_RECEIPT,
+    SET_PAYMENT_PROCESSING,
 )
 
 
@@ -225,6 +227,13 @@ class PaymentActivities:
         )
         return RecordedPayment(payment_id, applied, str(status))
 
+    @activity.defn(name=SET_PAYMENT_PROCESSING)
+    async def set_payment_processing(self, data: SetPaymentProcessing) -> None:
+        async with transaction(self._sessions) as session:
+            await repo.set_payment_processing(
+                session, data.order_id, data.session_id, data.processing
+            )
+
     @activity.defn(name=CANCEL_ORDER)
     async def cancel_order(self, data: CancelOrder) -> CancelledOrder:
         async with transaction(self._sessions) as session:
@@ -271,4 +280,5 @@ class PaymentActivities:
             self.record_payment,
             self.cancel_order,
             self.send_receipt,
+            self.set_payment_processing,
         ]

@@ -17,6 +17,8 @@ from domain.refunds import repository as repo
 from domain.refunds import service
 from domain.stripe import StripeGateway, StripeRejected, StripeUnavailable, minor_units
 from workflows.refund_messages import (
+    AppliedLateRefundFailure,
+    ApplyLateRefundFailure,
     FetchRefundStatus,
     OpenedUnappliedRefund,
     OpenUnappliedPaymentRefund,
@@ -150,6 +152,22 @@ class RefundActivities:
             raise _refund_not_found(data.refund_id)
         return SettledRefund(changed=changed, status=refund.status.value)
 
+    @activity.defn(name="apply_late_refund_failure")
+    async def apply_late_refund_failure(
+        self, data: ApplyLateRefundFailure
+    ) -> AppliedLateRefundFailure:
+        reason = data.failure_reason or "Stripe failed the refund after it had succeeded."
+        async with transaction(self._sessions) as session:
+            changed = await service.mark_failed_after_success(
+                session, data.refund_id, data.stripe_refund_id, reason
+            )
+            refund = await repo.get_refund(session, data.refund_id)
+        if refund is None:
+            raise _refund_not_found(data.refund_id)
+        if changed:
+            activity.logger.warning("refund %s failed after it had succeeded", data.refund_id)
+        return AppliedLateRefundFailure(changed=changed, status=refund.status.value)
+
     @activity.defn(name="send_refund_email")
     async def send_refund_email(self, data: SendRefundEmail) -> None:
         async with transaction(self._sessions) as session:
@@ -171,6 +189,7 @@ class RefundActivities:
             order_url=self._renderer.link(f"/orders/{notice.order_id}/"),
             failure_reason=refund.failure_reason or "",
             late_payment=refund.reason == RefundReason.ORDER_NOT_PAYABLE,
+            after_success=data.after_success,
         )
         try:
             await _heartbeating(
@@ -189,5 +208,6 @@ class RefundActivities:
             self.submit_refund,
             self.fetch_refund_status,
             self.settle_refund,
+            self.apply_late_refund_failure,
             self.send_refund_email,
         ]

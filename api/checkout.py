@@ -23,6 +23,7 @@ from domain.db import transaction
 from domain.errors import (
     OrderNotFound,
     OrderPaid,
+    PaymentProcessing,
     PaymentProviderError,
     PaymentProviderUnavailable,
     ServiceUnavailable,
@@ -81,6 +82,8 @@ async def open_checkout(user_id: int, order_id: int | None) -> CheckoutSessionOu
             session_id=result.session_id,
             expires_at=result.expires_at,
         )
+    if result is not None and result.error == "payment_processing":
+        raise PaymentProcessing(order_id=order.id)
     if result is not None and result.error == "payment_provider_error":
         raise PaymentProviderError()
     if result is not None and result.error == "payment_provider_unavailable":
@@ -106,6 +109,8 @@ async def cancel_order(user_id: int, order_id: int) -> CancelOut:
             await payments.cancel_without_checkout(session, order.id)
     elif outcome.result is not None and outcome.result.outcome == "paid":
         raise OrderPaid()
+    elif outcome.result is not None and outcome.result.outcome == "payment_processing":
+        raise PaymentProcessing(order_id=order.id)
     elif outcome.result is None or outcome.result.outcome != "cancelled":
         await _refuse_settled(order.id)
         raise ServiceUnavailable("The checkout is changing state; try again shortly.")
@@ -122,7 +127,9 @@ async def checkout(order_id: int) -> CheckoutSessionOut:
 
     Calling again returns the same open page; once a page has expired while the order is still
     pending, a new one is made. 404 for an order that is not yours; 409 `order_not_pending`
-    (with the order's `order_status`) once it is paid or cancelled.
+    (with the order's `order_status`) once it is paid or cancelled; 409 `payment_processing`
+    (with `order_id`) while a delayed payment (e.g. a bank debit) is in flight: no second page
+    then; if that payment fails, a new page can be had while the payment window is open.
     """
     return await open_checkout(current_user().id, _known_id(order_id))
 
@@ -137,6 +144,7 @@ async def cancel(order_id: int) -> CancelOut:
 
     Its Stripe payment page is closed first; if Stripe had already taken the payment, the
     payment wins: 409 `order_paid` (the order is paid; ask for a refund). 409
-    `order_not_pending` (with `order_status`) for an order already paid or cancelled.
+    `order_not_pending` (with `order_status`) for an order already paid or cancelled; 409
+    `payment_processing` (with `order_id`) while a delayed payment is in flight.
     """
     return await cancel_order(current_user().id, _known_id(order_id))

@@ -63,6 +63,11 @@ class CheckoutOut(BaseModel):
     session_id: str
     status: CheckoutSessionStatus
     expires_at: datetime
+    payment_processing: bool = Field(
+        default=False,
+        description="The buyer paid with a delayed method (e.g. a bank debit) and the money "
+        "is on its way: the order stays pending until it lands or fails.",
+    )
 
 
 class OrderOut(BaseModel):

@@ -80,6 +80,7 @@ class LandingOut(BaseModel):
     order_id: int
     status: str = Field(
         description="pending | processing (Stripe took the payment; we are recording it) | "
+        "payment_processing (a delayed payment such as a bank debit is on its way) | "
         "paid | cancelled | refunded"
     )
     message: str
@@ -88,6 +89,8 @@ class LandingOut(BaseModel):
 MESSAGES = {
     "pending": "The order is waiting for its payment.",
     "processing": "Payment received; your order is being confirmed.",
+    "payment_processing": "Your payment is on its way (this can take a few days with a bank "
+    "debit); the order is confirmed when it arrives.",
     "paid": "Payment was successful! Thank you!",
     "cancelled": "The order was cancelled.",
     "refunded": "The order was refunded.",
@@ -161,7 +164,8 @@ async def list_payments(query_args: PageQuery) -> dict[str, Any]:
 @error_responses(404, 422, 503)
 async def success(query_args: SuccessQuery) -> LandingOut:
     """Where Stripe sends the buyer after paying: the order's real state (no login needed; no
-    personal data). `processing` while Stripe has the payment and the webhook has not landed.
+    personal data). `processing` while Stripe has the payment and the webhook has not landed;
+    `payment_processing` while a delayed payment (a bank debit) is on its way.
     """
     svc = services()
     async with transaction(svc.sessions) as session:
@@ -174,6 +178,11 @@ async def success(query_args: SuccessQuery) -> LandingOut:
             info = None  # the order's own state is still a true answer
         if info is not None and info.payment_status == "paid":
             status = "processing"
+        elif info is not None and info.status == "complete":
+            # A delayed method (a bank debit): the money is on its way, unless it failed.
+            async with transaction(svc.sessions) as session:
+                if await payments.delayed_payment_may_be_in_flight(session, info.id):
+                    status = "payment_processing"
     return LandingOut(order_id=order.id, status=status, message=MESSAGES[status])
 
 

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     refund_window_days: int = Field(default=14, ge=0, le=365)
     # A refund Stripe has not settled is re-read this often when no event comes.
     refund_poll_interval_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # A delayed payment method (bank debit) in flight keeps its order pending past the payment
+    # window, at most this long after the page completed; then the order is cancelled (money
+    # landing later is refunded automatically).
+    checkout_async_payment_max_wait_seconds: int = Field(
+        default=14 * 24 * 3600, ge=1, le=60 * 24 * 3600
+    )
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_issuer: str = "online-cinema"

@@ -296,6 +296,16 @@ class OrderPaid(Conflict):
     default_detail = "The order was paid before it could be cancelled; request a refund instead."
 
 
+class PaymentProcessing(Conflict):
+    """Carries `order_id`: a delayed payment (e.g. a bank debit) of this order is in flight."""
+
+    code = "payment_processing"
+    default_detail = (
+        "A payment for this order is being processed; the order stays pending until it "
+        "succeeds or fails."
+    )
+
+
 class InvalidWebhookSignature(DomainError):
     status = 400
     code = "invalid_signature"

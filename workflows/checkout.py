@@ -8,6 +8,13 @@ signal-with-start so an event for an ended run is still handled). Every step tha
 state runs under one lock, so two checkout calls make one Stripe session and a cancel never
 interleaves with a payment being recorded.
 
+A delayed payment method (a bank debit) completes the page `unpaid`: the money comes hours or
+days later (`async_payment_succeeded` / `_failed`). While it is in flight the order stays
+pending: no new page (the checkout update answers `payment_processing`), no cancel by the buyer,
+and the payment window does not cancel it; the run waits for the outcome, at most
+`async_payment_max_wait_seconds`. A failure closes it: the buyer may check out again while the
+window is open.
+
 Activities are called by name (constants below, the names `activities/payments.py` registers),
 so the workflow sandbox never loads SQLAlchemy or Stripe.
 """
@@ -57,6 +64,7 @@ from workflows.checkout_policy import (
     REUSE_MARGIN,
     SEND_RECEIPT,
     SESSION_MARGIN,
+    SET_PAYMENT_PROCESSING,
     STRIPE_MIN_SESSION,
     STRIPE_RETRY,
     STRIPE_TIMEOUT,
@@ -82,6 +90,7 @@ with workflow.unsafe.imports_passed_through():
         RecordedPayment,
         RecordPayment,
         SendReceipt,
+        SetPaymentProcessing,
     )
     from workflows.ids import ORDER_ID, USER_ID, refund_workflow_id
     from workflows.refund_messages import (
@@ -133,6 +142,12 @@ class CheckoutWorkflow:
         self._attempts = 0
         self._outcome: str | None = None  # set once the order is settled (paid, cancelled)
         self._receipts_due: list[int] = []
+        # The session whose delayed payment is in flight, and since when (None: none).
+        self._processing: str | None = None
+        self._processing_since: datetime | None = None
+        # Sessions whose delayed payment failed: a stale `completed` (unpaid) delivered after
+        # the failure must not put the order back into processing.
+        self._async_failed: set[str] = set()
         self._status = CheckoutStatus(
             state="started", order_id=input.order_id, user_id=input.user_id, deadline=self._deadline
         )
@@ -198,6 +213,9 @@ class CheckoutWorkflow:
         expiry plus the grace period; None once the order is settled."""
         if self._outcome is not None:
             return None
+        overdue = self._processing_overdue_at()
+        if overdue is not None:  # the deadline waits for the money in flight
+            return max(overdue - workflow.now(), timedelta(seconds=1))
         wake = self._deadline
         current = self._current()
         if current is not None:
@@ -213,8 +231,25 @@ class CheckoutWorkflow:
             return None
         return max(wake - workflow.now(), timedelta(seconds=1))
 
+    def _processing_overdue_at(self) -> datetime | None:
+        if self._processing_since is None:
+            return None
+        cap = timedelta(seconds=self._input.async_payment_max_wait_seconds)
+        return max(self._deadline, self._processing_since + cap)
+
     async def _on_timer(self) -> None:
         if self._outcome is not None:
+            return
+        overdue = self._processing_overdue_at()
+        if overdue is not None:
+            if workflow.now() < overdue:
+                return  # a payment is in flight: its outcome decides, not the window
+            # Waited long enough: cancel; money landing after this is refunded automatically.
+            self._set_state("async_payment_overdue")
+            await self._payment_settled()
+            await self._expire_open_sessions()
+            if self._outcome is None:
+                await self._cancel_order("expired")
             return
         if workflow.now() >= self._deadline:
             self._set_state("deadline_reached")
@@ -252,14 +287,25 @@ class CheckoutWorkflow:
     async def _handle(self, event: StripeEventSignal) -> None:
         if event.type in (COMPLETED, ASYNC_SUCCEEDED):
             if event.payment_status != "paid":
-                self._set_state("awaiting_async_payment")  # a delayed method: not paid yet
+                # A delayed method: not paid yet, and nothing more can be paid on that page.
+                if (
+                    self._outcome is None
+                    and self._processing is None
+                    and event.object_id not in self._async_failed
+                    and workflow.patched("async-payment-in-flight")
+                ):
+                    await self._payment_in_flight(event.object_id)
+                self._set_state("awaiting_async_payment")
                 return
             await self._record(
                 event.object_id, event.payment_intent, event.amount_total or 0, event.currency
             )
         elif event.type == ASYNC_FAILED:
             self._status.last_decline = "async_payment_failed"
+            self._async_failed.add(event.object_id)
             self._close(event.object_id)
+            if self._processing == event.object_id:
+                await self._payment_settled()
             await self._after_session_closed()
         elif event.type == EXPIRED:
             self._close(event.object_id)
@@ -273,6 +319,9 @@ class CheckoutWorkflow:
         """No session is open any more: the order stays pending while a new session could still
         be made before the deadline; otherwise it is cancelled as expired."""
         if self._outcome is not None or self._current() is not None:
+            return
+        if self._processing is not None:
+            self._set_state("awaiting_async_payment")  # the money in flight decides
             return
         if self._deadline - workflow.now() > REUSE_MARGIN:
             self._set_state("awaiting_checkout")
@@ -294,6 +343,9 @@ class CheckoutWorkflow:
             RecordedPayment,
         )
         self._close(session_id)
+        if self._processing == session_id:
+            self._processing = self._processing_since = None  # its money landed
+            self._status.processing_session_id = self._status.processing_since = None
         self._status.order_status = recorded.order_status
         if recorded.applied:
             # Only a run that saw the order pending paid it now (a late run finds it paid).
@@ -356,6 +408,8 @@ class CheckoutWorkflow:
                 await self._load_order()
             if self._outcome is not None:
                 return self._settled_answer()
+            if self._processing is not None:  # no second page while money is in flight
+                return CheckoutSessionResult(error="payment_processing", order_status="pending")
             current = self._current()
             now = workflow.now()
             if current is not None and current.expires_at - now > REUSE_MARGIN:
@@ -406,6 +460,8 @@ class CheckoutWorkflow:
         async with self._lock:
             if self._outcome is not None:
                 return CancelCheckoutResult("not_pending", self._status.order_status or "")
+            if self._processing is not None:  # the money in flight decides
+                return CancelCheckoutResult("payment_processing", "pending")
             self._set_state("cancelling")
             await self._expire_open_sessions()  # Stripe first: a payment that got in wins
             if self._outcome == "paid":
@@ -422,6 +478,30 @@ class CheckoutWorkflow:
         return self._status
 
     # --- steps -----------------------------------------------------------------------------
+    async def _payment_in_flight(self, session_id: str) -> None:
+        self._close(session_id)
+        self._processing = session_id
+        self._processing_since = workflow.now()
+        self._status.processing_session_id = session_id
+        self._status.processing_since = self._processing_since
+        await self._activity(
+            SET_PAYMENT_PROCESSING,
+            SetPaymentProcessing(self._input.order_id, session_id, processing=True),
+            type(None),
+        )
+
+    async def _payment_settled(self) -> None:
+        """The money in flight failed (or was waited for long enough): no longer processing."""
+        session_id = self._processing
+        self._processing = self._processing_since = None
+        self._status.processing_session_id = self._status.processing_since = None
+        if session_id is not None:
+            await self._activity(
+                SET_PAYMENT_PROCESSING,
+                SetPaymentProcessing(self._input.order_id, session_id, processing=False),
+                type(None),
+            )
+
     async def _expire_open_sessions(self) -> None:
         """Expire every open session of the order at Stripe; one that was paid is recorded."""
         result = await self._activity(

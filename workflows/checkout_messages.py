@@ -22,6 +22,9 @@ class CheckoutInput:
     email_retry_max_interval_seconds: int = 60
     # Passed on to the RefundWorkflow of a payment the order could not take.
     refund_poll_interval_seconds: int = 300
+    # How long a delayed payment (completed unpaid) is waited for past the payment window
+    # before the order is cancelled (money landing later is refunded automatically).
+    async_payment_max_wait_seconds: int = 14 * 24 * 3600
 
 
 @dataclass
@@ -41,7 +44,7 @@ class CheckoutSessionResult:
     checkout_url: str = ""
     expires_at: datetime | None = None
     # Set instead of a session: order_not_pending | order_paid | payment_provider_error |
-    # payment_provider_unavailable
+    # payment_provider_unavailable | payment_processing (a delayed payment is in flight)
     error: str | None = None
     order_status: str | None = None
 
@@ -55,7 +58,9 @@ class CancelCheckout:
 
 @dataclass
 class CancelCheckoutResult:
-    outcome: str  # cancelled | paid (Stripe had taken the payment) | not_pending
+    # cancelled | paid (Stripe had taken the payment) | not_pending | payment_processing (a
+    # delayed payment is in flight: the order waits for its outcome)
+    outcome: str
     order_status: str = ""
 
 
@@ -81,6 +86,9 @@ class CheckoutStatus:
     order_status: str | None = None
     # Events an activity refused for good ("evt_...: PaymentOfAnotherOrder"): for an operator.
     problems: list[str] = field(default_factory=list)
+    # The session whose delayed payment is in flight (completed unpaid), and since when.
+    processing_session_id: str | None = None
+    processing_since: datetime | None = None
 
 
 # --- activity inputs and results -------------------------------------------------------------
@@ -175,3 +183,13 @@ class CancelledOrder:
 @dataclass
 class SendReceipt:
     payment_id: int
+
+
+@dataclass
+class SetPaymentProcessing:
+    """A session completed with a delayed payment in flight (`processing`), or that payment
+    failed (not processing any more)."""
+
+    order_id: int
+    session_id: str
+    processing: bool

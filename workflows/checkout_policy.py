@@ -15,6 +15,7 @@ EXPIRE_SESSIONS = "expire_checkout_sessions"
 RECORD_PAYMENT = "record_payment"
 CANCEL_ORDER = "cancel_order"
 SEND_RECEIPT = "send_receipt"
+SET_PAYMENT_PROCESSING = "set_payment_processing"
 # RefundActivities (activities/refunds.py): opens the refund of a payment no order took.
 OPEN_UNAPPLIED_REFUND = "open_unapplied_payment_refund"
 # The patch id under which every step but the receipt runs as a local activity.

@@ -9,10 +9,17 @@ the purchases and the order change only in the one settling transaction.
 Stripe's answer to the create call is not its final word (a refund may stay pending, or fail
 after it looked done): the final state comes from its `refund.*` events, signalled here by the
 webhook, or from polling Stripe when no event comes.
+
+Stripe may also fail a refund after it succeeded (`refund.failed`, e.g. the card's account was
+closed). A failure that reaches this run after it settled `succeeded` is applied before the run
+ends; one that comes after the run ended starts a new run of this workflow for the same refund
+(signal-with-start, `late_failure=True`) that only applies it: the row goes succeeded → failed
+once, the payment, the order and the purchases are put back, and the buyer is told.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -21,6 +28,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.refunds import RefundActivities
     from workflows.refund_messages import (
+        ApplyLateRefundFailure,
         FetchRefundStatus,
         RefundInput,
         RefundProgress,
@@ -51,6 +59,9 @@ DB_RETRY = RetryPolicy(
 # short history.
 MAX_POLL_INTERVAL = timedelta(hours=1)
 FINAL = ("succeeded", "failed", "canceled")
+FAILED = ("failed", "canceled")
+# A late-failure run gets its event with its start; it waits this long for it at most.
+LATE_EVENT_WAIT = timedelta(minutes=1)
 
 
 @workflow.defn(name="RefundWorkflow")
@@ -62,6 +73,10 @@ class RefundWorkflow:
         # Final states Stripe's events reported, by Stripe refund id: an event may arrive
         # before the create call's answer tells us which refund is ours.
         self._reported: dict[str, tuple[str, str | None]] = {}
+        # Every failure Stripe reported (Stripe refund id, reason), in arrival order, and how
+        # many of them were looked at: one may come after the refund settled succeeded.
+        self._failures: list[tuple[str, str | None]] = []
+        self._failures_done = 0
         self._progress = RefundProgress(
             state="submitting", refund_id=input.refund_id, order_id=input.order_id
         )
@@ -78,6 +93,8 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, input: RefundInput) -> RefundResult:
+        if input.late_failure:
+            return await self._late_failure_run(input)
         self._set_state("submitting")
         submitted = await workflow.execute_activity_method(
             RefundActivities.submit_refund,
@@ -112,7 +129,68 @@ class RefundWorkflow:
         final = settled.status or outcome
         self._set_state(final)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # Stripe failed it after it succeeded, while this run settled or mailed: apply it here
+        # (a failure arriving after the run ended starts a late-failure run instead).
+        if (
+            final == "succeeded"
+            and self._failures_done < len(self._failures)
+            and workflow.patched("refund-late-failure")
+        ):
+            if await self._apply_late_failures():
+                final = "failed"
+            self._set_state(final)
         return RefundResult(refund_id=input.refund_id, status=final)
+
+    async def _late_failure_run(self, input: RefundInput) -> RefundResult:
+        self._set_state("applying_late_failure")
+        # Signal-with-start hands the event over with the start; without one, nothing to do.
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: bool(self._failures), timeout=LATE_EVENT_WAIT)
+        while True:
+            await self._apply_late_failures()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._failures_done >= len(self._failures):
+                break
+        final = "failed" if self._progress.failed_after_success else "unchanged"
+        self._set_state(final)
+        return RefundResult(refund_id=input.refund_id, status=final)
+
+    async def _apply_late_failures(self) -> bool:
+        """Apply each failure Stripe reported after the refund succeeded; True if one changed
+        the refund (it is failed now, and the buyer was told)."""
+        applied = False
+        while self._failures_done < len(self._failures):
+            stripe_refund_id, reason = self._failures[self._failures_done]
+            self._failures_done += 1
+            ours = self._progress.stripe_refund_id
+            if ours is not None and stripe_refund_id != ours:
+                continue  # about another refund of the same charge
+            self._set_state("applying_late_failure")
+            result = await workflow.execute_activity_method(
+                RefundActivities.apply_late_refund_failure,
+                ApplyLateRefundFailure(
+                    refund_id=self._input.refund_id,
+                    stripe_refund_id=stripe_refund_id,
+                    failure_reason=reason,
+                ),
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            if not result.changed:
+                continue  # applied before (a duplicate), or the refund never succeeded
+            applied = True
+            self._progress.failed_after_success = True
+            self._progress.stripe_status = "failed"
+            self._progress.failure_reason = reason or "Stripe failed the refund after success."
+            self._set_state("emailing")
+            await workflow.execute_activity_method(
+                RefundActivities.send_refund_email,
+                SendRefundEmail(refund_id=self._input.refund_id, after_success=True),
+                start_to_close_timeout=EMAIL_TIMEOUT,
+                heartbeat_timeout=EMAIL_HEARTBEAT_TIMEOUT,
+                retry_policy=email_retry(self._input.email_retry_max_interval_seconds),
+            )
+        return applied
 
     async def _final_state(self, stripe_refund_id: str) -> tuple[str, str | None]:
         """Wait for Stripe's final word: an event, or a poll when none comes in time."""
@@ -146,15 +224,16 @@ class RefundWorkflow:
             return  # Stripe delivered it twice
         self._seen_events.add(event.event_id)
         self._progress.events_seen += 1
+        if event.type.startswith("refund.") and event.status in FAILED:
+            self._failures.append((event.object_id, event.failure_reason))
         # Only a refund's own events say its state; charge.refunded etc. are about the charge.
         if not event.type.startswith("refund.") or event.status not in FINAL:
             return
         ours = self._progress.stripe_refund_id
         if ours is not None and event.object_id != ours:
             return  # about another refund of the same charge
-        # The first final state wins: a refund settles once. (A later contrary event is a
-        # reordered delivery, or Stripe failing a refund after it succeeded, which this run
-        # does not undo.)
+        # The first final state wins: a refund settles once. (Stripe failing a refund after
+        # it succeeded is applied after settling: see run.)
         self._reported.setdefault(event.object_id, (event.status, event.failure_reason))
 
     @workflow.query(name="status")

@@ -17,6 +17,9 @@ class RefundInput:
     # How often Stripe is asked about the refund when no event says it settled.
     poll_interval_seconds: int = 300
     email_retry_max_interval_seconds: int = 60
+    # A run started by a Stripe event that fails the refund after this refund's own run ended
+    # (signal-with-start): it only applies that late failure, once, and tells the buyer.
+    late_failure: bool = False
 
 
 @dataclass
@@ -37,6 +40,8 @@ class RefundProgress:
     failure_reason: str | None = None
     events_seen: int = 0
     polls: int = 0
+    # Stripe failed the refund after it had succeeded, and that was applied (row failed again).
+    failed_after_success: bool = False
 
 
 # --- activities -------------------------------------------------------------------------------
@@ -97,3 +102,20 @@ class SettledRefund:
 @dataclass
 class SendRefundEmail:
     refund_id: int
+    # The refund had been reported done: the email says Stripe failed it afterwards.
+    after_success: bool = False
+
+
+@dataclass
+class ApplyLateRefundFailure:
+    """Stripe failed a refund after it succeeded: put back what its success changed."""
+
+    refund_id: int
+    stripe_refund_id: str | None = None
+    failure_reason: str | None = None
+
+
+@dataclass
+class AppliedLateRefundFailure:
+    changed: bool  # False: it was not succeeded (applied before, or never succeeded)
+    status: str = ""

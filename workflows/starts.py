@@ -7,7 +7,7 @@ update-with-start; it knows no process. Not workflow code: never imported by a w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from temporalio.common import (
@@ -132,6 +132,23 @@ def refund_start(settings: Settings, refund_id: int, order_id: int, user_id: int
     )
 
 
+def refund_late_failure_start(
+    settings: Settings, refund_id: int, order_id: int, user_id: int
+) -> StartSpec:
+    # Signal-with-start for a Stripe event failing the refund: a running run of the refund
+    # takes it (USE_EXISTING); after the run ended, whatever its result (ALLOW_DUPLICATE), a new
+    # run in `late_failure` mode applies it once.
+    spec = refund_start(settings, refund_id, order_id, user_id)
+    return StartSpec(
+        spec.workflow,
+        replace(spec.input, late_failure=True),
+        id=spec.id,
+        summary=f"Refund {refund_id} of order {order_id} (user {user_id}): Stripe failed it",
+        search_attributes=spec.search_attributes,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+
+
 def checkout_start(settings: Settings, order_id: int, user_id: int) -> StartSpec:
     # USE_EXISTING: every checkout call and webhook of a running checkout reaches that run; a
     # run that ended is followed by a new one (a late Stripe event is still handled).
@@ -145,6 +162,7 @@ def checkout_start(settings: Settings, order_id: int, user_id: int) -> StartSpec
             expiry_grace_seconds=settings.checkout_expiry_grace_seconds,
             email_retry_max_interval_seconds=settings.email_retry_max_interval_seconds,
             refund_poll_interval_seconds=settings.refund_poll_interval_seconds,
+            async_payment_max_wait_seconds=settings.checkout_async_payment_max_wait_seconds,
         ),
         id=checkout_workflow_id(order_id),
         summary=f"Checkout of order {order_id} (user {user_id})",

@@ -31,6 +31,10 @@ class CardProfile:
     # how a refund of a charge on this card settles: at once, pending then succeeded, or
     # succeeded then failed (Stripe's refund test cards)
     refund: str = "succeeded"
+    # A delayed payment method (as SEPA Direct Debit or ACH are at Stripe): the page completes
+    # with `payment_status` unpaid and the money `succeeds` or `fails` later
+    # (checkout.session.async_payment_succeeded / _failed). Emulator-only numbers.
+    delayed: str | None = None
 
     @property
     def declines(self) -> bool:
@@ -61,6 +65,8 @@ TEST_CARDS: dict[str, CardProfile] = {
                                     "Try again in a little bit."),
     "4000000000007726": CardProfile("visa", refund="pending_then_succeeded"),
     "4000000000005126": CardProfile("visa", refund="succeeded_then_failed"),
+    "4000000000006009": CardProfile("visa", delayed="succeeds"),
+    "4000000000006017": CardProfile("visa", delayed="fails"),
 }  # fmt: skip
 
 

@@ -32,6 +32,9 @@ __all__ = ["EVENT_TYPES", "Events", "RequestRef", "list_events"]
 EVENT_TYPES = (
     "checkout.session.completed",
     "checkout.session.expired",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "payment_intent.processing",
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",

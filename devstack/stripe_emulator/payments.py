@@ -5,7 +5,9 @@ Stripe, where Checkout confirms the payment). The PaymentIntent is created at th
 a declined card leaves the session open with a `requires_payment_method` intent (and emits
 `payment_intent.payment_failed`); a good card completes both. Refunds never exceed what was
 captured and not yet refunded; two refund test cards settle later (`pending` → `succeeded`, or
-`succeeded` → `failed`), run by `run_due_timers`.
+`succeeded` → `failed`), run by `run_due_timers`. Two "cards" stand for delayed payment methods:
+the session completes `unpaid` with a `processing` intent, and `ASYNC_SETTLE_SECONDS` later (the
+emulator's clock) the money succeeds or fails (`checkout.session.async_payment_*`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from devstack.stripe_emulator.wire import (
 __all__ = ["create_refund", "list_refunds", "pay_session", "run_due_timers"]
 
 REFUND_SETTLE_SECONDS = 2
+# A delayed method settles days later at Stripe; here a minute (tests advance the clock).
+ASYNC_SETTLE_SECONDS = 60
 _REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
@@ -73,11 +77,19 @@ def pay_session(
     intent.update(latest_charge=charge["id"], payment_method=payment_method)
     if card.profile.declines:
         return _declined(store, events, intent, charge, card)
-    intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None)
-    events.emit("payment_intent.succeeded", intent)
+    delayed = card.profile.delayed
+    if delayed is not None:
+        intent.update(status="processing", last_payment_error=None)
+        charge.update(status="pending", paid=False, captured=False, amount_captured=0)
+        events.emit("payment_intent.processing", intent)
+        store.timers.append({"at": store.now() + ASYNC_SETTLE_SECONDS, "kind": "async_payment",
+                             "id": session["id"], "to": delayed})  # fmt: skip
+    else:
+        intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None)
+        events.emit("payment_intent.succeeded", intent)
     session.update(
         status="complete",
-        payment_status="paid",
+        payment_status="unpaid" if delayed is not None else "paid",
         url=None,
         customer_details={
             "address": dict(NO_ADDRESS),
@@ -211,6 +223,25 @@ def _settle_refund(store: Store, events: Events, refund: dict[str, Any], to: str
         events.emit("refund.failed", refund)
 
 
+def _settle_async_payment(store: Store, events: Events, session: dict[str, Any], to: str) -> None:
+    intent = store.payment_intents[session["payment_intent"]]
+    charge = store.charges[intent["latest_charge"]]
+    if to == "succeeds":
+        charge.update(status="succeeded", paid=True, captured=True,
+                      amount_captured=charge["amount"])  # fmt: skip
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        session["payment_status"] = "paid"
+        events.emit("payment_intent.succeeded", intent)
+        events.emit("checkout.session.async_payment_succeeded", session)
+        return
+    error = {"type": "invalid_request_error", "code": "payment_method_not_available",
+             "message": "The debit was returned by the customer's bank."}  # fmt: skip
+    charge.update(status="failed", failure_code=error["code"], failure_message=error["message"])
+    intent.update(status="requires_payment_method", last_payment_error=error)
+    events.emit("payment_intent.payment_failed", intent)
+    events.emit("checkout.session.async_payment_failed", session)
+
+
 def run_due_timers(store: Store, events: Events) -> None:
     """Expire open sessions whose `expires_at` has passed; settle refunds that are due."""
     now = store.now()
@@ -220,6 +251,9 @@ def run_due_timers(store: Store, events: Events) -> None:
     due = [t for t in store.timers if t["at"] <= now]
     for timer in due:
         store.timers.remove(timer)
+        if timer["kind"] == "async_payment" and timer["id"] in store.sessions:
+            _settle_async_payment(store, events, store.sessions[timer["id"]], timer["to"])
+            continue
         refund = store.refunds.get(timer["id"])
         if timer["kind"] == "refund" and refund is not None:
             _settle_refund(store, events, refund, timer["to"])

@@ -167,6 +167,8 @@ class CheckoutSession(Base):
     amount_total: Mapped[int] = mapped_column(BigInteger)  # minor units, as Stripe has it
     currency: Mapped[str] = mapped_column(String(3))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Completed with a delayed payment method whose money has not come yet (nor failed).
+    payment_processing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = now_default()
     updated_at: Mapped[datetime] = _updated_at()
 

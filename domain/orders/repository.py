@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select
+from sqlalchemy import Text, and_, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +132,10 @@ def _checkout() -> Any:
                 session_id=CheckoutSession.stripe_session_id,
                 status=CheckoutSession.status,
                 expires_at=CheckoutSession.expires_at,
+                # Only while the order waits for it: once paid, the payment tells the rest.
+                payment_processing=and_(
+                    CheckoutSession.payment_processing, Order.status == OrderStatus.PENDING
+                ),
             )
         )
         .where(CheckoutSession.order_id == Order.id)

@@ -24,6 +24,8 @@ CHECKOUT_EVENTS = frozenset(
 NO_MONEY = frozenset(["checkout.session.async_payment_failed", "checkout.session.expired"])
 PAYMENT_FAILED = "payment_intent.payment_failed"
 REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
+# A refund event with one of these statuses may fail a refund that had succeeded.
+REFUND_FAILED = frozenset(["failed", "canceled"])
 MAX_ID = 2**63 - 1  # bigint
 
 

@@ -15,8 +15,9 @@ from domain.db import SessionFactory, transaction
 from domain.models import OrderStatus
 from domain.payments import events
 from domain.payments import service as payments
+from domain.refunds import repository as refunds
 from workflows.ids import checkout_workflow_id, refund_workflow_id
-from workflows.starts import StartSpec, checkout_start
+from workflows.starts import StartSpec, checkout_start, refund_late_failure_start
 from workflows.stripe_events import STRIPE_EVENT_SIGNAL
 
 log = logging.getLogger("cinema.payments.handoff")
@@ -65,7 +66,18 @@ async def _hand_on(
             checkout_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
         )
     elif route.kind == "refund":
-        assert route.target_id is not None
+        assert route.target_id is not None and route.signal is not None
+        if route.signal.status in events.REFUND_FAILED:
+            # It may come after the refund's run ended (Stripe fails a refund that had
+            # succeeded): signal-with-start, so a new run applies it if none is running.
+            async with transaction(sessions) as session:
+                owner = await refunds.refund_owner(session, route.target_id)
+            if owner is None:
+                log.warning("stripe event %s names unknown refund %s", event["id"], route.target_id)
+                return
+            start = refund_late_failure_start(settings, route.target_id, *owner)
+            await temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
+            return
         # False (no such run) is fine: the refund's own polling settles it.
         await temporal.signal(
             refund_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
@@ -20,7 +20,8 @@ EXPIRED = "checkout.session.expired"
 async def stale_sessions(
     session: AsyncSession, min_age_seconds: int, limit: int, order_id: int | None = None
 ) -> list[tuple[str, int]]:
-    """(session id, order id) of sessions still open in our rows, of pending orders (of
+    """(session id, order id) of sessions still open in our rows (or whose delayed payment is
+    processing), of pending orders (of
     `order_id` only, when given), made at least `min_age_seconds` ago; oldest first, at most
     `limit`. A session leaves the list once handed on (paid: complete; expired: expired)."""
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, min_age_seconds)
@@ -28,7 +29,11 @@ async def stale_sessions(
         select(CheckoutSession.stripe_session_id, CheckoutSession.order_id)
         .join(Order, Order.id == CheckoutSession.order_id)
         .where(
-            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+            # A completed session whose delayed payment is in flight may still be paid.
+            or_(
+                CheckoutSession.status == CheckoutSessionStatus.OPEN,
+                CheckoutSession.payment_processing.is_(True),
+            ),
             Order.status == OrderStatus.PENDING,
             CheckoutSession.created_at <= cutoff,
         )

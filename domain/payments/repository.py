@@ -183,3 +183,35 @@ async def order_of_session(session: AsyncSession, stripe_session_id: str) -> Ord
         CheckoutSession.stripe_session_id == stripe_session_id
     )
     return _ref((await session.execute(query)).one_or_none())
+
+
+async def delayed_payment_may_be_in_flight(session: AsyncSession, stripe_session_id: str) -> bool:
+    """For a session Stripe has completed unpaid: True while its delayed payment may still come
+    (our row says processing, or the checkout has not heard of the completion yet); False once
+    that payment failed."""
+    row = (
+        await session.execute(
+            select(CheckoutSession.status, CheckoutSession.payment_processing).where(
+                CheckoutSession.stripe_session_id == stripe_session_id
+            )
+        )
+    ).one_or_none()
+    return row is not None and (row.payment_processing or row.status == CheckoutSessionStatus.OPEN)
+
+
+async def set_payment_processing(
+    session: AsyncSession, order_id: int, stripe_session_id: str, processing: bool
+) -> None:
+    """A session completed unpaid (a delayed method: complete at Stripe, money in flight), or
+    its money failed (processing no more)."""
+    values: dict[str, object] = {"payment_processing": processing}
+    if processing:
+        values["status"] = CheckoutSessionStatus.COMPLETE
+    await session.execute(
+        update(CheckoutSession)
+        .where(
+            CheckoutSession.stripe_session_id == stripe_session_id,
+            CheckoutSession.order_id == order_id,
+        )
+        .values(**values)
+    )

@@ -84,6 +84,10 @@ async def order_of_session(session: AsyncSession, stripe_session_id: str) -> Ord
     return order
 
 
+async def delayed_payment_may_be_in_flight(session: AsyncSession, stripe_session_id: str) -> bool:
+    return await repo.delayed_payment_may_be_in_flight(session, stripe_session_id)
+
+
 async def order_for_landing(session: AsyncSession, order_id: int) -> OrderRef:
     order = await repo.order_ref(session, order_id)
     if order is None:

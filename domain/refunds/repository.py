@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import (
@@ -212,6 +213,61 @@ async def revoke_purchases(session: AsyncSession, refund_id: int, payment_id: in
     await session.execute(
         delete(Purchase).where(Purchase.payment_id == payment_id, Purchase.movie_id.in_(movies))
     )
+
+
+async def fail_succeeded_refund(
+    session: AsyncSession, refund_id: int, failure_reason: str
+) -> Refund | None:
+    """succeeded → failed (Stripe failed it after reporting success); None when it was not
+    succeeded (applied already, or never succeeded)."""
+    stmt = (
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == RefundStatus.SUCCEEDED)
+        .values(status=RefundStatus.FAILED, failure_reason=failure_reason, completed_at=func.now())
+        .returning(Refund)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def restore_purchases(session: AsyncSession, refund_id: int, payment: Payment) -> None:
+    """Give back the purchases a refund's lines had revoked (a movie the buyer owns again by
+    another order stays as it is)."""
+    user_id = select(Order.user_id).where(Order.id == payment.order_id).scalar_subquery()
+    lines = (
+        select(
+            user_id,
+            OrderItem.movie_id,
+            literal(payment.order_id),
+            literal(payment.id),
+            RefundItem.amount,
+        )
+        .join(RefundItem, RefundItem.order_item_id == OrderItem.id)
+        .where(RefundItem.refund_id == refund_id)
+    )
+    await session.execute(
+        pg_insert(Purchase)
+        .from_select(["user_id", "movie_id", "order_id", "payment_id", "price"], lines)
+        .on_conflict_do_nothing(index_elements=[Purchase.user_id, Purchase.movie_id])
+    )
+
+
+async def mark_order_paid_again(session: AsyncSession, order_id: int) -> None:
+    await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.REFUNDED)
+        .values(status=OrderStatus.PAID)
+    )
+
+
+async def refund_owner(session: AsyncSession, refund_id: int) -> tuple[int, int] | None:
+    """(order id, user id) of a refund, for starting its workflow; None if no such refund."""
+    stmt = (
+        select(Refund.order_id, Order.user_id)
+        .join(Order, Order.id == Refund.order_id)
+        .where(Refund.id == refund_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 async def mark_order_refunded(session: AsyncSession, order_id: int) -> None:

@@ -2,8 +2,12 @@
 transitions, each a compare-and-set, so applying the same final state twice changes nothing.
 
     requested ──(Stripe accepted)──▶ pending ──▶ succeeded   purchases of its lines revoked;
-        │                               │                    order refunded once all is
-        └───────(Stripe refused)────────┴──────▶ failed      amount released; order stays paid
+        │                               │              │     order refunded once all is
+        └───────(Stripe refused)────────┴──────▶ failed ◀┘    amount released; order stays paid
+
+A succeeded refund that Stripe fails later (`refund.failed` after `succeeded`, e.g. the card's
+account was closed) goes to failed once: the amount, the payment's status, the order and the
+revoked purchases are put back, since the buyer did not get the money.
 
 Services never commit: the request or the activity owns the transaction.
 """
@@ -211,4 +215,37 @@ async def mark_failed(session: AsyncSession, refund_id: int, failure_reason: str
     if refund is None:
         return False
     await repo.release_amount(session, refund.payment_id, refund.amount)
+    return True
+
+
+async def mark_failed_after_success(
+    session: AsyncSession, refund_id: int, stripe_refund_id: str | None, failure_reason: str
+) -> bool:
+    """succeeded → failed, once: Stripe failed the refund after it had succeeded. The amount is
+    released, the payment's status follows what is still refunded, an applied payment's
+    purchases of the refund's lines come back and its order is paid again. False when nothing
+    changed (not succeeded any more, or the event is about another Stripe refund)."""
+    current = await repo.get_refund(session, refund_id)
+    if current is None or current.status != RefundStatus.SUCCEEDED:
+        return False
+    if stripe_refund_id is not None and current.stripe_refund_id not in (None, stripe_refund_id):
+        return False
+    order = await repo.lock_order(session, current.order_id)
+    payment = await repo.lock_payment(session, current.payment_id)
+    refund = await repo.fail_succeeded_refund(session, refund_id, failure_reason)
+    if refund is None or order is None or payment is None:
+        return False
+    await repo.release_amount(session, payment.id, refund.amount)
+    refunded = await repo.succeeded_total(session, payment.id)
+    if refunded <= 0:
+        status = PaymentStatus.SUCCESSFUL
+    elif refunded >= payment.amount:
+        status = PaymentStatus.REFUNDED
+    else:
+        status = PaymentStatus.PARTIALLY_REFUNDED
+    await repo.set_payment_status(session, payment.id, status)
+    if payment.applied:
+        await repo.restore_purchases(session, refund_id, payment)
+        if refunded < payment.amount:
+            await repo.mark_order_paid_again(session, order.id)
     return True

@@ -222,6 +222,7 @@ async def test_the_detail_shows_payment_refunds_and_checkout_in_one_statement(
         "session_id": "cs_test_new",
         "status": "complete",
         "expires_at": "2026-01-02T00:00:00Z",
+        "payment_processing": False,
     }
 
 
