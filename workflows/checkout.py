@@ -215,7 +215,7 @@ class CheckoutWorkflow:
             return None
         overdue = self._processing_overdue_at()
         if overdue is not None:  # the deadline waits for the money in flight
-            return max(overdue - workflow.now(), timedelta(seconds=1))
+            return overdue
         wake = self._deadline
         current = self._current()
         if current is not None:
