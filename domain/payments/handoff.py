@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from domain.config import Settings
 from domain.db import SessionFactory, transaction
 from domain.models import OrderStatus
@@ -33,54 +35,54 @@ async def deliver_event(
     sessions: SessionFactory, settings: Settings, temporal: Signaller, event: dict[str, Any]
 ) -> bool:
     """Record `event` once and hand it on; False when it was handed on before (a duplicate).
-    Raises when handing on failed (the event stays unhandled, so a retry hands it on)."""
+    Raises when handing on failed (the event stays unhandled, so a retry hands it on).
+
+    Recording and finding where the event goes share one transaction; an event with nowhere to
+    go (a type we do not act on, an unknown order) is marked handled in it too."""
+    route = events.route(event)
+    event_id = str(event["id"])
     async with transaction(sessions) as session:
-        duplicate = await payments.record_event(session, event)
-    if duplicate:
-        return False
-    await _hand_on(sessions, settings, temporal, event)
+        if await payments.record_event(session, event):
+            return False
+        target = await _target(session, settings, route, event)
+        if target is None:
+            await payments.mark_handled(session, event_id)
+            return True
+    assert route.signal is not None
+    await temporal.signal(target, STRIPE_EVENT_SIGNAL, route.signal)
     async with transaction(sessions) as session:
-        await payments.mark_handled(session, str(event["id"]))
+        await payments.mark_handled(session, event_id)
     return True
 
 
-async def _hand_on(
-    sessions: SessionFactory, settings: Settings, temporal: Signaller, event: dict[str, Any]
-) -> None:
-    route = events.route(event)
+async def _target(
+    session: AsyncSession, settings: Settings, route: events.Route, event: dict[str, Any]
+) -> str | StartSpec | None:
+    """The workflow the event goes to (a StartSpec: signal-with-start), or None: nowhere."""
     if route.kind == "checkout":
         assert route.target_id is not None and route.signal is not None
-        async with transaction(sessions) as session:
-            order = await payments.event_order(session, route.target_id)
+        order = await payments.event_order(session, route.target_id)
         if order is None:
             log.warning("stripe event %s names unknown order %s", event["id"], route.target_id)
-            return
+            return None
         if route.signal.type in events.NO_MONEY and order.status != OrderStatus.PENDING:
-            return  # an expiry or failure for a settled order: nothing left to decide
+            return None  # an expiry or failure for a settled order: nothing left to decide
         # Signal-with-start: a run that ended (a late payment) is followed by one handling it.
-        start = checkout_start(settings, order.id, order.user_id)
-        await temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
-    elif route.kind == "payment_failed":
+        return checkout_start(settings, order.id, order.user_id)
+    if route.kind == "payment_failed":
         assert route.target_id is not None
-        await temporal.signal(
-            checkout_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
-        )
-    elif route.kind == "refund":
+        return checkout_workflow_id(route.target_id)
+    if route.kind == "refund":
         assert route.target_id is not None and route.signal is not None
         if route.signal.status in events.REFUND_FAILED:
             # It may come after the refund's run ended (Stripe fails a refund that had
             # succeeded): signal-with-start, so a new run applies it if none is running.
-            async with transaction(sessions) as session:
-                owner = await refunds.refund_owner(session, route.target_id)
+            owner = await refunds.refund_owner(session, route.target_id)
             if owner is None:
                 log.warning("stripe event %s names unknown refund %s", event["id"], route.target_id)
-                return
-            start = refund_late_failure_start(settings, route.target_id, *owner)
-            await temporal.signal(start, STRIPE_EVENT_SIGNAL, route.signal)
-            return
-        # False (no such run) is fine: the refund's own polling settles it.
-        await temporal.signal(
-            refund_workflow_id(route.target_id), STRIPE_EVENT_SIGNAL, route.signal
-        )
-    else:
-        log.info("stripe event %s (%s) ignored: %s", event["id"], event["type"], route.why)
+                return None
+            return refund_late_failure_start(settings, route.target_id, *owner)
+        # No such run is fine (the signal then finds nothing): the refund's polling settles it.
+        return refund_workflow_id(route.target_id)
+    log.info("stripe event %s (%s) ignored: %s", event["id"], event["type"], route.why)
+    return None
