@@ -7,7 +7,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain.accounts import repository as repo
 from domain.db import SessionFactory, transaction
-from workflows.messages import CleanupBatch
+from workflows.messages import CleanupBatch, CleanupInput, CleanupResult
+
+_OLD_BATCH = 1000
 
 
 class MaintenanceActivities:
@@ -26,5 +28,20 @@ class MaintenanceActivities:
         activity.logger.info("deleted %d expired %s tokens", deleted, batch.kind)
         return deleted
 
+    @activity.defn(name="delete_expired_tokens")
+    async def delete_expired_tokens(self, _: CleanupInput) -> CleanupResult:
+        """The one step of a clean-up run started before batches (kept for runs in flight when
+        the batched workflow was deployed): every expired token, batch after batch."""
+        counts = {}
+        for kind in repo.EXPIRING_TOKEN_TABLES:
+            counts[kind] = 0
+            while True:
+                async with transaction(self._sessions) as session:
+                    deleted = await repo.delete_expired_token_batch(session, kind, _OLD_BATCH)
+                counts[kind] += deleted
+                if deleted < _OLD_BATCH:
+                    break
+        return CleanupResult(**{f"{kind}_tokens": n for kind, n in counts.items()})
+
     def all(self) -> list[object]:
-        return [self.delete_expired_token_batch]
+        return [self.delete_expired_token_batch, self.delete_expired_tokens]

@@ -16,6 +16,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import CleanupBatch, CleanupInput, CleanupResult
 
 KINDS = ("refresh", "activation", "password_reset")
+# The patch under which runs delete in batches (runs begun before make their one old step).
+BATCHED = "batched-cleanup"
 
 
 @workflow.defn(name="TokenCleanupWorkflow")
@@ -25,6 +27,18 @@ class TokenCleanupWorkflow:
 
     @workflow.run
     async def run(self, task: CleanupInput) -> CleanupResult:
+        if not workflow.patched(BATCHED):
+            # A run the code before batches started (in flight at deploy): its one step.
+            result: CleanupResult = await workflow.execute_activity(
+                "delete_expired_tokens",
+                CleanupInput(),
+                result_type=CleanupResult,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=RetryPolicy(
+                    maximum_interval=timedelta(minutes=1), maximum_attempts=10
+                ),
+            )
+            return result
         for kind in KINDS:
             total = await self._clean(kind, task)
             setattr(self._result, f"{kind}_tokens", total)

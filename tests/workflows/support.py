@@ -79,7 +79,7 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
-def _activity_name(fn: Callable[..., Any]) -> str:
+def activity_name(fn: Callable[..., Any]) -> str:
     name = activity._Definition.must_from_callable(fn).name
     assert name is not None, "dynamic activities have no name"
     return name
@@ -92,8 +92,8 @@ def activities_replacing(
 
     Returns the list for a Worker and the real activities by name (to call from a replacement).
     """
-    real = {_activity_name(a): a for a in build_activities(settings, stack.sessions)}
-    replaced = {_activity_name(r): r for r in replacements}
+    real = {activity_name(a): a for a in build_activities(settings, stack.sessions)}
+    replaced = {activity_name(r): r for r in replacements}
     unknown: Sequence[str] = sorted(set(replaced) - set(real))
     assert not unknown, f"no real activity is named {unknown}"
     return [replaced.get(name, a) for name, a in real.items()], real

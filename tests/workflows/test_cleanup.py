@@ -14,6 +14,7 @@ from quart.typing import TestClientProtocol
 from sqlalchemy import text
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleIntervalSpec
 
+from activities.maintenance import MaintenanceActivities
 from domain.config import Settings
 from tests.conftest import Stack
 from tests.support import (
@@ -25,7 +26,8 @@ from tests.support import (
     register,
     wait_for_mail,
 )
-from tests.workflows.support import maybe_record
+from tests.workflows.support import activity_name, maybe_record
+from worker import build_activities
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.messages import CleanupInput, CleanupResult
 from workflows.reconcile_messages import ReconcileInput
@@ -138,6 +140,27 @@ async def test_cleanup_deletes_expired_tokens_of_each_kind_and_keeps_live_ones(
         stack, "SELECT jti FROM refresh_tokens WHERE user_id = ANY(:owners)", **owners
     )
     assert remaining_jtis == {refresh["live"], refresh["live-other-user"]}
+
+
+async def test_the_step_of_runs_begun_before_batches_still_cleans_up(stack: Stack) -> None:
+    """A run the pre-batch code started (in flight at deploy) replays into its old single step,
+    `delete_expired_tokens`, which the worker still registers: it deletes every expired token
+    and keeps live ones (token_cleanup_v1.json is such a run's history)."""
+    owner = await _insert_user(stack)
+    expired = await _insert_one_time_token(stack, "activation_tokens", owner, EXPIRED)
+    live = await _insert_refresh_token(stack, owner, LIVE)
+    gone = await _insert_refresh_token(stack, owner, EXPIRED)
+    registered = build_activities(stack.settings, stack.sessions)
+    assert "delete_expired_tokens" in {activity_name(a) for a in registered}
+    step = MaintenanceActivities(stack.sessions).delete_expired_tokens
+    result = await step(CleanupInput())
+    assert result.activation_tokens >= 1 and result.refresh_tokens >= 1
+    tokens = await _column(
+        stack, "SELECT token_hash FROM activation_tokens WHERE user_id = :u", u=owner
+    )
+    assert expired not in tokens
+    jtis = await _column(stack, "SELECT jti FROM refresh_tokens WHERE user_id = :u", u=owner)
+    assert jtis == {live} and gone not in jtis
 
 
 @pytest.mark.usefixtures("worker")
