@@ -104,10 +104,21 @@ async def cancel_order(user_id: int, order_id: int) -> CancelOut:
         result_type=CancelCheckoutResult,
     )
     if outcome.refused is Refusal.NO_RUN:
-        # No checkout runs, so no Stripe session is open: a plain compare-and-set.
         async with transaction(svc.sessions) as session:
-            await payments.cancel_without_checkout(session, order.id)
-    elif outcome.result is not None and outcome.result.outcome == "paid":
+            pages_open = await payments.has_open_sessions(session, order.id)
+            if not pages_open:
+                # No checkout runs and no page is open: a plain compare-and-set.
+                await payments.cancel_without_checkout(session, order.id)
+                return CancelOut(message="Order cancelled.", status="cancelled")
+        # A lost run left a page open: a new run closes it at Stripe before cancelling (a
+        # payment that got in wins), as a running one would.
+        outcome = await svc.temporal.update(
+            checkout_start(svc.settings, order.id, order.user_id),
+            "cancel",
+            CancelCheckout(reason="user"),
+            result_type=CancelCheckoutResult,
+        )
+    if outcome.result is not None and outcome.result.outcome == "paid":
         raise OrderPaid()
     elif outcome.result is not None and outcome.result.outcome == "payment_processing":
         raise PaymentProcessing(order_id=order.id)

@@ -61,6 +61,11 @@ async def refuse_settled(session: AsyncSession, order_id: int) -> None:
         raise _not_pending(order)
 
 
+async def has_open_sessions(session: AsyncSession, order_id: int) -> bool:
+    """Whether our rows hold a Stripe page of the order still open (one a lost run made)."""
+    return bool(await repo.open_session_ids(session, order_id))
+
+
 async def cancel_without_checkout(session: AsyncSession, order_id: int) -> None:
     """No checkout is running for the order, so no Stripe session can be open: cancel it here
     (compare-and-set)."""

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from quart.typing import TestClientProtocol
 from sqlalchemy import text
 from temporalio import activity
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
@@ -84,6 +86,39 @@ async def test_a_run_replacing_a_lost_one_hands_out_the_page_already_open(
     handle = _checkout(stack, order_id)
     assert (await handle.result()).outcome == "paid"
     await maybe_record(handle, "checkout_adopted_lost_run_page")
+
+
+async def test_cancel_after_a_lost_run_closes_the_page_it_left_open(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    """No run is left to ask, but a page is: the cancel closes it at Stripe first (through a
+    new run), so the order is cancelled and nothing can be paid on that page any more."""
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
+    first = await shop.checkout_ok(me, order_id)
+    await _checkout(stack, order_id).terminate("test: the run is lost")
+
+    response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"message": "Order cancelled.", "status": "cancelled"}
+    assert await _pages(shop, order_id) == {first["session_id"]: "expired"}
+    assert (await shop.pay(first["session_id"])).status_code == 400  # takes no money now
+    assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [
+        ("cancelled",)
+    ]
+
+
+async def test_cancel_without_any_page_needs_no_run(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
+    response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert response.status_code == 200, response.text
+    with pytest.raises(RPCError) as no_run:  # no run was started for it
+        await stack.client.get_workflow_handle(checkout_workflow_id(order_id)).describe()
+    assert no_run.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_a_lost_runs_page_about_to_expire_is_closed_at_stripe_before_a_new_one(
