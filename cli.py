@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.accounts import service as accounts
+from domain.accounts.errors import UserNotFound
 from domain.accounts.rules import check_password_strength, normalize_email
 from domain.catalog import importer
 from domain.catalog import repository as catalog_repo
@@ -27,7 +28,6 @@ from domain.catalog.bulk import upsert_movies
 from domain.catalog.demo import demo_movies
 from domain.config import Settings
 from domain.db import SessionFactory, create_engine, create_session_factory, transaction
-from domain.errors import UserNotFound
 from domain.models import UserGroup
 from domain.security import PasswordHasher
 

@@ -15,9 +15,9 @@ from api.services import services
 from api.temporal import TemporalUnavailable
 from domain.accounts import repository as repo
 from domain.accounts import service as accounts
+from domain.accounts.errors import InvalidActivationToken
 from domain.accounts.rules import Email, NewPassword
 from domain.db import transaction
-from domain.errors import InvalidActivationToken
 from domain.security import OneTimeTokens
 from workflows import messages
 from workflows.ids import registration_workflow_id

@@ -11,8 +11,9 @@ from quart import g, request
 
 from api.services import services
 from domain.accounts import service as accounts
+from domain.accounts.errors import InvalidToken, TokenRevoked
 from domain.accounts.repository import AuthUser, get_auth_user
-from domain.errors import InvalidToken, NotAuthenticated, TokenRevoked
+from domain.errors import NotAuthenticated
 from domain.redis_store import is_access_token_denied
 from domain.security import TokenClaims
 

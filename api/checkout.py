@@ -20,15 +20,15 @@ from api.schemas import BEARER, error_responses
 from api.services import services
 from api.temporal import Refusal
 from domain.db import transaction
-from domain.errors import (
+from domain.errors import ServiceUnavailable
+from domain.payments import service as payments
+from domain.payments.errors import (
     OrderNotFound,
     OrderPaid,
     PaymentProcessing,
     PaymentProviderError,
     PaymentProviderUnavailable,
-    ServiceUnavailable,
 )
-from domain.payments import service as payments
 from domain.payments.events import MAX_ID
 from workflows.checkout_messages import (
     CancelCheckout,

@@ -13,9 +13,9 @@ from api.schemas import MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import password_reset as resets
 from domain.accounts import repository as repo
+from domain.accounts.errors import InvalidResetToken, PasswordUnchanged
 from domain.accounts.rules import Email, NewPassword
 from domain.db import transaction
-from domain.errors import InvalidResetToken, PasswordUnchanged
 from domain.redis_store import Limit, hit_rate_limits
 from domain.security import OneTimeTokens
 from workflows.ids import password_reset_workflow_id

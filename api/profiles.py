@@ -12,10 +12,11 @@ from quart_schema import hide, security_scheme, tag_blueprint, validate_response
 from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
 from api.services import services
-from domain.errors import AvatarTooLarge, InvalidAvatar, InvalidFields, NotFound
+from domain.errors import InvalidFields, NotFound
 from domain.media import MEDIA_TYPES
 from domain.models import Gender
 from domain.profiles import service
+from domain.profiles.errors import AvatarTooLarge, InvalidAvatar
 from domain.profiles.rules import ProfileFields, parse_fields
 from domain.storage import LocalMediaStorage
 

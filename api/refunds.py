@@ -16,7 +16,7 @@ from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
 from api.services import services
 from domain.db import transaction
-from domain.errors import OrderNotFound
+from domain.payments.errors import OrderNotFound
 from domain.refunds import service as refunds
 from workflows.starts import refund_start
 

@@ -23,10 +23,10 @@ from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
 from domain.accounts import sessions as account_sessions
+from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired, WrongPassword
 from domain.accounts.repository import get_credentials
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
-from domain.errors import InvalidToken, RefreshTokenReused, TokenExpired, WrongPassword
 from domain.redis_store import deny_access_token, deny_session
 from workflows.starts import password_changed_notice_start
 

@@ -9,7 +9,7 @@ import warnings
 
 from PIL import Image, ImageOps
 
-from domain.errors import InvalidAvatar
+from domain.profiles.errors import InvalidAvatar
 
 # The formats we accept, by their magic bytes; the client's filename and content type are ignored.
 _FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}

@@ -16,8 +16,8 @@ from typing import Any, Literal, TypeVar
 import jwt
 from passlib.context import CryptContext
 
+from domain.accounts.errors import InvalidToken, TokenExpired
 from domain.config import Settings
-from domain.errors import InvalidToken, TokenExpired
 
 JWT_ALGORITHM = "HS256"  # pinned: the server never takes the algorithm from the token
 TokenType = Literal["access", "refresh"]

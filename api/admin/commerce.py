@@ -33,10 +33,10 @@ from api.pagination import PageLinks, page_links
 from api.refunds import RefundAccepted
 from api.schemas import BEARER, Strict, error_responses
 from api.services import services
+from domain.accounts.errors import UserNotFound
 from domain.admin import commerce as admin_commerce
 from domain.admin.refunds import request_admin_refund
 from domain.db import transaction
-from domain.errors import UserNotFound
 from domain.models import OrderStatus, PaymentStatus, RefundReason, RefundStatus
 from workflows.starts import refund_start
 

@@ -14,7 +14,7 @@ from api.admin.common import MAX_ID, admin_only, read_only
 from api.schemas import BEARER, error_responses
 from api.services import services
 from domain.admin import commerce as admin_commerce
-from domain.errors import OrderNotFound
+from domain.payments.errors import OrderNotFound
 from workflows.ids import checkout_workflow_id, refund_workflow_id
 
 bp = Blueprint("admin_workflows", __name__, url_prefix="/admin")

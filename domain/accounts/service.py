@@ -9,18 +9,18 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from domain.accounts import repository as repo
-from domain.accounts.repository import AuthUser, Credentials
-from domain.errors import (
+from domain.accounts.errors import (
     AccountNotActivated,
     InactiveUser,
     InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
-    ServiceUnavailable,
     TokenExpired,
     TokenRevoked,
     UserNotFound,
 )
+from domain.accounts.repository import AuthUser, Credentials
+from domain.errors import ServiceUnavailable
 from domain.models import UserGroup
 from domain.security import PasswordHasher, TokenClaims, TokenService
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from domain.accounts import repository as accounts_repo
-from domain.errors import Conflict, DomainError, UserNotFound
+from domain.accounts.errors import UserNotFound
+from domain.errors import Conflict, DomainError
 from domain.models import RefreshToken, User, UserGroup, UserGroupModel
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import UserNotFound
+from domain.accounts.errors import UserNotFound
 from domain.models import Cart, CartItem, Movie, Order, OrderItem, Payment, Refund, User
 
 

@@ -9,15 +9,15 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import (
+from domain.models import Movie, Order, OrderItem, OrderStatus, Refund, RefundItem, RefundReason
+from domain.payments.errors import OrderNotFound
+from domain.refunds import repository as refunds_repo
+from domain.refunds.errors import (
     AlreadyRefunded,
-    OrderNotFound,
     OrderNotPaid,
     OrderNotRefundable,
     UnknownOrderItems,
 )
-from domain.models import Movie, Order, OrderItem, OrderStatus, Refund, RefundItem, RefundReason
-from domain.refunds import repository as refunds_repo
 from domain.refunds.service import open_refund
 
 MAX_ORDER_ID = 2**63 - 1

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.cart import repository as repo
-from domain.errors import (
+from domain.cart.errors import (
     MovieAlreadyInCart,
     MovieAlreadyPurchased,
     MovieInPendingOrder,
-    MovieNotFound,
     MovieNotInCart,
 )
+from domain.catalog.errors import MovieNotFound
 
 ZERO = Decimal("0.00")
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.catalog import name_repository as name_repo
 from domain.catalog import repository as repo
+from domain.catalog.errors import NameInUse, NameNotFound, NameTaken
 from domain.catalog.rules import NameKind
 from domain.db import constraint_name
-from domain.errors import NameInUse, NameNotFound, NameTaken
 from domain.models.catalog import Movie
 
 SINGULAR: dict[NameKind, str] = {

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.catalog import name_repository as name_repo
 from domain.catalog import repository as repo
+from domain.catalog.errors import MovieExists, MovieNotArchived, MovieNotFound
 from domain.catalog.rules import (
     DEFAULT_SORT,
     MovieFields,
@@ -25,12 +26,7 @@ from domain.catalog.rules import (
     search_terms,
 )
 from domain.db import constraint_name
-from domain.errors import (
-    InvalidFields,
-    MovieExists,
-    MovieNotArchived,
-    MovieNotFound,
-)
+from domain.errors import InvalidFields
 from domain.models.catalog import Movie
 
 LINKED_KINDS: tuple[NameKind, ...] = ("genres", "directors", "stars")

@@ -13,16 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.cart import repository as cart_repo
+from domain.cart.errors import CartEmpty, MovieAlreadyPurchased, MovieArchived, PendingOrderExists
 from domain.db import constraint_name
-from domain.errors import (
-    CartEmpty,
-    MovieAlreadyPurchased,
-    MovieArchived,
-    OrderNotFound,
-    PendingOrderExists,
-)
 from domain.models import Order, OrderStatus
 from domain.orders import repository as repo
+from domain.payments.errors import OrderNotFound
 
 # Order ids are BIGINT: a larger number can name no order (and must not reach Postgres).
 MAX_ORDER_ID = 2**63 - 1

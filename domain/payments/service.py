@@ -9,17 +9,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import (
-    CheckoutSessionNotFound,
-    NoPendingOrder,
-    OrderNotFound,
-    OrderNotPending,
-)
 from domain.models import CheckoutSessionStatus, OrderStatus
 from domain.payments import event_repository as stripe_events
 from domain.payments import events
 from domain.payments import payment_repository as ledger
 from domain.payments import repository as repo
+from domain.payments.errors import (
+    CheckoutSessionNotFound,
+    NoPendingOrder,
+    OrderNotFound,
+    OrderNotPending,
+)
 from domain.payments.repository import OrderRef
 
 log = logging.getLogger("cinema.payments")

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import ProfileExists
 from domain.models import User, UserProfile
+from domain.profiles.errors import ProfileExists
 
 # Ids are BIGINT: a larger id in a URL names nothing, and must not reach the driver.
 MAX_ID = 2**63 - 1

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from domain.accounts.errors import UserNotFound
 from domain.accounts.repository import AuthUser
 from domain.db import SessionFactory, transaction
-from domain.errors import PermissionDenied, ProfileNotFound, UserNotFound
+from domain.errors import PermissionDenied
 from domain.media import normalise_avatar
 from domain.models import UserGroup, UserProfile
 from domain.profiles import repository
+from domain.profiles.errors import ProfileNotFound
 from domain.profiles.rules import ProfileFields, age_on
 from domain.storage import MediaStorage
 

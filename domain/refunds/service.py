@@ -22,7 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.db import constraint_name
-from domain.errors import (
+from domain.models import (
+    OrderStatus,
+    PaymentStatus,
+    Refund,
+    RefundReason,
+    RefundStatus,
+)
+from domain.orders.service import get_order_for_user
+from domain.refunds import repository as repo
+from domain.refunds.errors import (
     AlreadyRefunded,
     NothingToRefund,
     OrderNotPaid,
@@ -33,15 +42,6 @@ from domain.errors import (
     RefundWindowClosed,
     UnknownOrderItems,
 )
-from domain.models import (
-    OrderStatus,
-    PaymentStatus,
-    Refund,
-    RefundReason,
-    RefundStatus,
-)
-from domain.orders.service import get_order_for_user
-from domain.refunds import repository as repo
 
 WITHIN_AMOUNT = "ck_payments_refund_within_amount"
 ONE_IN_FLIGHT = "uq_refunds_payment_id_in_flight"

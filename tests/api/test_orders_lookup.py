@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from domain.db import transaction
-from domain.errors import OrderNotFound
 from domain.models import OrderStatus
 from domain.orders.service import get_order_for_user
+from domain.payments.errors import OrderNotFound
 from tests.api.commerce_support import buyer, order_of, priced_movie
 
 

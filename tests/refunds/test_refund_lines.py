@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from domain.db import transaction
-from domain.errors import AlreadyRefunded, RefundInProgress, UnknownOrderItems
 from domain.models import RefundReason
 from domain.refunds import service as refunds
+from domain.refunds.errors import AlreadyRefunded, RefundInProgress, UnknownOrderItems
 from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, refund_env
 from tests.refunds.support import new_movies, paid_order, snapshot
