@@ -15,8 +15,11 @@ and the payment window does not cancel it; the run waits for the outcome, at mos
 `async_payment_max_wait_seconds`. A failure closes it: the buyer may check out again while the
 window is open.
 
-Activities are called by name (constants below, the names `activities/payments.py` registers),
-so the workflow sandbox never loads SQLAlchemy or Stripe.
+Activities are called by name (the constants of `workflows/checkout_policy.py`, the names
+`activities/payments.py` registers), so the workflow sandbox never loads SQLAlchemy or Stripe;
+all but the receipt run as local activities. The run's session bookkeeping lives in
+`checkout_sessions.py`, its payment steps in `checkout_payment.py`; this module holds the run
+and its handlers.
 """
 
 from __future__ import annotations
