@@ -15,6 +15,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from domain.accounts import repository as accounts_repo
 from domain.accounts.errors import UserNotFound
+from domain.catalog.repository import escape_like
 from domain.errors import Conflict, DomainError
 from domain.models import RefreshToken, User, UserGroup, UserGroupModel
 
@@ -140,17 +141,13 @@ class UserFilter:
     joined_before: datetime | None = None  # exclusive
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def list_users(
     session: AsyncSession, filters: UserFilter, limit: int, offset: int
 ) -> tuple[list[dict[str, object]], int]:
     """Users newest first, filtered; returns (rows, total)."""
     where: list[ColumnElement[bool]] = []
     if filters.email_prefix:
-        where.append(User.email.like(_escape_like(filters.email_prefix) + "%", escape="\\"))
+        where.append(User.email.like(escape_like(filters.email_prefix) + "%", escape="\\"))
     if filters.group is not None:
         where.append(UserGroupModel.name == filters.group)
     if filters.is_active is not None:
