@@ -36,8 +36,16 @@ def _line_columns() -> tuple[Any, ...]:
 
 
 async def ensure_cart(session: AsyncSession, user_id: int) -> int:
-    """The user's cart id, created on first use. Two first uses at once both end with the one
-    row the UNIQUE(user_id) constraint lets in."""
+    """The user's cart id, created on first use, held with a KEY SHARE lock until the
+    transaction ends. Two first uses at once both end with the one row the UNIQUE(user_id)
+    constraint lets in.
+
+    The lock is what orders an add after an order create that is making an order from this
+    cart (`lock_cart` holds FOR UPDATE): the add waits for it to commit, so the checks that
+    follow see the new pending order. ON CONFLICT DO NOTHING alone does not wait for a row
+    lock, and the add would then re-insert a line the order had just taken out of the cart.
+    Two adds do not wait for each other (KEY SHARE locks do not conflict).
+    """
     created = await session.scalar(
         insert(Cart)
         .values(user_id=user_id)
@@ -46,7 +54,8 @@ async def ensure_cart(session: AsyncSession, user_id: int) -> int:
     )
     if created is not None:
         return int(created)
-    return int((await session.execute(select(Cart.id).where(Cart.user_id == user_id))).scalar_one())
+    locked = select(Cart.id).where(Cart.user_id == user_id).with_for_update(key_share=True)
+    return int((await session.execute(locked)).scalar_one())
 
 
 async def movie_for_sale(session: AsyncSession, movie_uuid: uuid.UUID) -> MovieForSale | None:

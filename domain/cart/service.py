@@ -38,7 +38,7 @@ async def add_movie(session: AsyncSession, user_id: int, movie_uuid: uuid.UUID) 
     # An archived movie is invisible to buyers, exactly as on GET /movies/{uuid}/.
     if movie is None or movie.archived:
         raise MovieNotFound()
-    cart_id = await repo.ensure_cart(session, user_id)  # first: it waits for an order create
+    cart_id = await repo.ensure_cart(session, user_id)  # first: waits for an order create
     if await repo.owns_movie(session, user_id, movie.id):
         raise MovieAlreadyPurchased()
     if await repo.in_pending_order(session, user_id, movie.id):
