@@ -33,6 +33,7 @@ from devstack.service import Service, ServiceError, stop_all
 from devstack.smtp import start_smtp_sink
 from devstack.stripe import choose_stripe
 from devstack.temporal import start_temporal_dev_server
+from domain.payments.events import HANDLED_EVENTS
 
 __all__ = ["Stack"]
 
@@ -152,6 +153,8 @@ class Stack:
             state_dir=self.state / "stripe",
             port=lambda: self.port("stripe"),
             webhook_url=f"http://{LOOPBACK}:{api_port}/payments/webhook/",
+            # Only what the service acts on, as its Stripe endpoint is set up in production.
+            enabled_events=HANDLED_EVENTS,
             log_path=self.logs / "stripe-emulator.log",
             persist=_flag("DEVSTACK_STRIPE_PERSIST"),
         )

@@ -17,7 +17,7 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,7 @@ def start_stripe_emulator(
     *,
     webhook_secret: str,
     webhook_url: str | None = None,
+    enabled_events: Sequence[str] = ("*",),
     api_key: str | None = None,
     state_file: Path | None = None,
     webhook_retry_seconds: float | None = None,
@@ -79,7 +80,7 @@ def start_stripe_emulator(
         webhook_secret,
     ]
     if webhook_url:
-        argv += ["--webhook-url", webhook_url]
+        argv += ["--webhook-url", webhook_url, "--enabled-events", ",".join(enabled_events)]
     if api_key:
         argv += ["--api-key", api_key]
     if state_file is not None:
@@ -144,6 +145,7 @@ def choose_stripe(
     webhook_url: str,
     log_path: Path,
     persist: bool = True,
+    enabled_events: Sequence[str] = ("*",),
 ) -> StripeChoice:
     """STRIPE_API_BASE if set; Stripe itself for a real test key; else start the emulator
     (its state kept in `state_dir` across restarts unless `persist` is false)."""
@@ -162,6 +164,7 @@ def choose_stripe(
         port(),
         webhook_secret=webhook_secret,
         webhook_url=webhook_url,
+        enabled_events=enabled_events,
         api_key=api_key,
         # Without persistence nothing rewrites the whole state (all objects, events and
         # deliveries, as JSON) after every change: the benchmark's stacks (docs/benchmarks.md).

@@ -2,6 +2,7 @@
 
     python -m devstack.stripe_emulator --port 12180 \
         --webhook-url http://127.0.0.1:8001/payments/webhook/ --webhook-secret whsec_... \
+        [--enabled-events checkout.session.completed,...] \
         [--state-file .stack/stripe/state.json] [--webhook-retry-seconds 2]
 
 Point the `stripe` client at http://127.0.0.1:PORT with any `sk_test_...` key (or only the one
@@ -22,6 +23,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from devstack.stripe_emulator.app import EmulatorConfig, create_app
+from devstack.stripe_emulator.events import enabled_events
+from devstack.stripe_emulator.wire import StripeError
 
 
 def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
@@ -33,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--webhook-url", help="where events are POSTed (omit: only listed)")
+    parser.add_argument(
+        "--enabled-events",
+        default="*",
+        help="comma-separated event types the endpoint receives, as a Stripe endpoint's "
+        "enabled_events (default *: all)",
+    )
     parser.add_argument("--webhook-secret", required=True, help="whsec_...: signs deliveries")
     parser.add_argument("--state-file", type=Path, help="keep the state here across restarts")
     parser.add_argument(
@@ -52,10 +61,15 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         parser.error("--webhook-secret must look like Stripe's: whsec_ followed by the secret")
     if args.webhook_retry_seconds <= 0 or args.webhook_max_attempts < 1:
         parser.error("--webhook-retry-seconds must be > 0 and --webhook-max-attempts >= 1")
+    try:
+        enabled = enabled_events([t.strip() for t in args.enabled_events.split(",") if t.strip()])
+    except StripeError as exc:
+        parser.error(f"--enabled-events: {exc.message}")
     return EmulatorConfig(
         port=args.port,
         host=args.host,
         webhook_url=args.webhook_url or None,
+        enabled_events=tuple(enabled),
         webhook_secret=args.webhook_secret,
         state_file=args.state_file,
         webhook_retry_seconds=args.webhook_retry_seconds,

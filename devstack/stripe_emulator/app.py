@@ -34,6 +34,7 @@ class EmulatorConfig:
     port: int
     webhook_secret: str
     webhook_url: str | None = None
+    enabled_events: tuple[str, ...] = ("*",)  # the endpoint's event types ("*": all)
     host: str = "127.0.0.1"
     state_file: Path | None = None
     webhook_retry_seconds: float = 2.0
@@ -47,12 +48,13 @@ class Emulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.public_url = (config.public_url or f"http://{config.host}:{config.port}").rstrip("/")
-        self.store = Store(config.webhook_url)
+        self.store = Store(config.webhook_url, config.enabled_events)
         self.persister = Persister(self.store, config.state_file) if config.state_file else None
         if self.persister is not None and self.persister.load():
             log.info("state loaded from %s", config.state_file)
             if config.webhook_url:
                 self.store.webhook_url = config.webhook_url
+                self.store.enabled_events = list(config.enabled_events)
         self.dispatcher = Dispatcher(
             self.store,
             config.webhook_secret,

@@ -12,7 +12,9 @@
     DELETE /_emulator/faults                            disarm them all
     GET    /_emulator/deliveries[?event=evt_...]        every webhook attempt and its answer,
                                                         and the events still being retried
-    POST   /_emulator/webhook-endpoint                  {"url": "http://..."} (or null): move it
+    POST   /_emulator/webhook-endpoint                  {"url": "http://..." (or null),
+                                                        "enabled_events": [...] (default ["*"])}:
+                                                        move it, choose the event types it gets
     POST   /_emulator/clock/advance                     {"seconds": N}: the emulator's clock jumps
     POST   /_emulator/reset                             forget everything (objects, events, knobs)
 
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from quart import Blueprint, Response, request
 
 from devstack.stripe_emulator.checkout import expire_session
+from devstack.stripe_emulator.events import enabled_events
 from devstack.stripe_emulator.faults import API_MODES, WEBHOOK_MODES, add_fault
 from devstack.stripe_emulator.payments import pay_session
 from devstack.stripe_emulator.wire import StripeError, invalid
@@ -124,9 +127,13 @@ def control_blueprint(emu: Emulator) -> Blueprint:
             isinstance(url, str) and url.startswith(("http://", "https://"))
         ):
             raise invalid("url must be an http(s) URL, or null to stop deliveries", param="url")
+        wanted = body.get("enabled_events", ["*"])
+        if not isinstance(wanted, list):
+            raise invalid("enabled_events must be a list of event types", param="enabled_events")
+        store.enabled_events = enabled_events(wanted)
         store.webhook_url = url
         store.changed()
-        return _json({"url": url})
+        return _json({"url": url, "enabled_events": store.enabled_events})
 
     @bp.post("/clock/advance")
     async def advance_clock() -> Response:

@@ -10,7 +10,7 @@ what reconciliation looks for.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from devstack.stripe_emulator.objects import API_VERSION
@@ -26,7 +26,7 @@ from devstack.stripe_emulator.wire import (
     reject_unknown,
 )
 
-__all__ = ["EVENT_TYPES", "Events", "RequestRef", "list_events"]
+__all__ = ["EVENT_TYPES", "Events", "RequestRef", "enabled_events", "list_events"]
 
 # The events the emulator emits (the ones the service's checkout and refund flows consume).
 EVENT_TYPES = (
@@ -42,6 +42,17 @@ EVENT_TYPES = (
     "refund.updated",
     "refund.failed",
 )
+
+
+def enabled_events(values: Sequence[Any], param: str = "enabled_events") -> list[str]:
+    """A webhook endpoint's `enabled_events`, checked as Stripe does: known types or "*"."""
+    if not values:
+        raise invalid(f"Missing required param: {param}.", param=param)
+    for value in values:
+        if value != "*" and value not in EVENT_TYPES:
+            raise invalid(f"Invalid {param}[]: {value!r} is not an event type.", param=param)
+    return [str(v) for v in values]
+
 
 RequestRef = dict[str, str | None]  # {"id": "req_...", "idempotency_key": ...}
 NO_REQUEST: RequestRef = {"id": None, "idempotency_key": None}
@@ -82,6 +93,7 @@ class Events:
         request: RequestRef | None = None,
     ) -> dict[str, Any]:
         assert event_type in EVENT_TYPES, event_type
+        subscribed = self.store.subscribed(event_type)
         data: dict[str, Any] = {"object": copy.deepcopy(obj)}
         if previous:
             data["previous_attributes"] = copy.deepcopy(previous)
@@ -90,11 +102,11 @@ class Events:
             data,
             self.store.now(),
             request=dict(request or NO_REQUEST),
-            pending_webhooks=1 if self.store.webhook_url else 0,
+            pending_webhooks=1 if subscribed else 0,
         )
         self.store.events[event["id"]] = event
         self.store.changed()
-        if self.store.webhook_url:
+        if subscribed:
             self.on_event(event)
         return event
 

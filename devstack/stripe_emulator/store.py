@@ -47,8 +47,12 @@ _LISTS = ("deliveries", "timers", "api_faults", "webhook_faults")
 
 
 class Store:
-    def __init__(self, webhook_url: str | None = None) -> None:
+    def __init__(
+        self, webhook_url: str | None = None, enabled_events: Sequence[str] = ("*",)
+    ) -> None:
         self.webhook_url = webhook_url
+        # The endpoint's `enabled_events`, as on a Stripe webhook endpoint: "*" is every type.
+        self.enabled_events = list(enabled_events)
         self.clock_offset = 0.0
         self.sessions: dict[str, dict[str, Any]] = {}
         self.line_items: dict[str, list[dict[str, Any]]] = {}  # by session id
@@ -103,6 +107,7 @@ class Store:
         state["webhook_queue"] = self.webhook_queue
         state["clock_offset"] = self.clock_offset
         state["webhook_url"] = self.webhook_url
+        state["enabled_events"] = self.enabled_events
         return state
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -111,6 +116,13 @@ class Store:
                 setattr(self, name, state[name])
         self.clock_offset = float(state.get("clock_offset", 0.0))
         self.webhook_url = state.get("webhook_url", self.webhook_url)
+        self.enabled_events = list(state.get("enabled_events", self.enabled_events))
+
+    def subscribed(self, event_type: str) -> bool:
+        """Whether the endpoint is owed this event: there is one and it enabled the type."""
+        return bool(self.webhook_url) and (
+            "*" in self.enabled_events or event_type in self.enabled_events
+        )
 
 
 class Persister:

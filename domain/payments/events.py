@@ -27,6 +27,9 @@ REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
 # A refund event with one of these statuses may fail a refund that had succeeded.
 REFUND_FAILED = frozenset(["failed", "canceled"])
 MAX_ID = 2**63 - 1  # bigint
+# Every event type the service acts on; any other is recorded and ignored. A Stripe webhook
+# endpoint for the service needs only these as its `enabled_events` (README, "Stripe").
+HANDLED_EVENTS = tuple(sorted(CHECKOUT_EVENTS | {PAYMENT_FAILED} | REFUND_EVENTS))
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,38 @@ def test_reorder_knob_delivers_the_next_events_newest_first(emu: Emu):
     _expire_new_session(emu)
     emu.receiver.wait_for_events(4, EXPIRED)
     assert emu.control("GET", "/faults").json()["webhooks"] == []
+
+
+def test_an_endpoint_gets_only_its_enabled_events(emu: Emu):
+    """As a Stripe webhook endpoint's `enabled_events`: other types are still made and listed,
+    but nobody is owed them (pending_webhooks 0), so none is sent or retried."""
+    answer = emu.control(
+        "POST",
+        "/webhook-endpoint",
+        json={"url": emu.receiver.url, "enabled_events": ["checkout.session.completed"]},
+    )
+    assert answer.json()["enabled_events"] == ["checkout.session.completed"]
+    client = emu.client()
+    session = client.v1.checkout.sessions.create(params=session_params())
+    emu.pay(session.id)
+    [delivered] = emu.receiver.wait_for_events(1, "checkout.session.completed")
+    assert verify(delivered, emu.webhook_secret).data.object.id == session.id
+
+    kinds = {e.type: e for e in client.v1.events.list().data}
+    assert kinds["payment_intent.succeeded"].pending_webhooks == 0
+    wait_for(
+        lambda: not client.v1.events.list(params={"delivery_success": False}).data,
+        what="nothing left owed to the endpoint",
+    )
+    time.sleep(0.3)  # a delivery of the other type would have been sent by now
+    assert [r.event["type"] for r in emu.receiver.events()] == ["checkout.session.completed"]
+    assert [d["type"] for d in emu.deliveries()] == ["checkout.session.completed"]
+
+
+def test_enabled_events_are_checked(emu: Emu):
+    for wanted in (["payment_intent.nonsense"], [], "checkout.session.completed"):
+        answer = emu.control(
+            "POST", "/webhook-endpoint", json={"url": emu.receiver.url, "enabled_events": wanted}
+        )
+        assert answer.status_code == 400, wanted
+        assert answer.json()["error"]["param"] == "enabled_events"
