@@ -19,7 +19,7 @@ from quart_schema import (
 
 from api.guards import STAFF, caller_is_staff, require_group
 from api.pagination import PageLinks, PageQuery, page_links
-from api.schemas import BEARER, Strict, error_responses
+from api.schemas import BEARER, MONEY, Strict, error_responses
 from api.services import services
 from domain.catalog import service as catalog
 from domain.catalog.rules import (
@@ -59,7 +59,7 @@ class MovieOut(BaseModel):
     meta_score: float | None
     gross: float | None
     description: str
-    price: Decimal = Field(description='A decimal string, e.g. "9.99".')
+    price: Decimal = Field(description=MONEY)
     certification: NameRef
     genres: list[NameRef]
     directors: list[NameRef]

@@ -17,7 +17,7 @@ from quart_schema import security_scheme, tag_blueprint, validate_querystring, v
 
 from api.auth import current_user, require_user
 from api.pagination import PageLinks, PageQuery, page_links
-from api.schemas import BEARER, error_responses
+from api.schemas import BEARER, MONEY, error_responses
 from api.services import services
 from domain.db import transaction
 from domain.models import (
@@ -31,8 +31,6 @@ from domain.orders import service as orders
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 tag_blueprint(bp, ["orders"])
-
-MONEY = 'A decimal string, e.g. "9.99".'
 
 
 class OrderLine(BaseModel):

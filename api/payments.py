@@ -20,7 +20,7 @@ from quart_schema import (
 from api.auth import current_user, require_user
 from api.checkout import CheckoutSessionOut, open_checkout
 from api.pagination import PageLinks, PageQuery, page_links
-from api.schemas import BEARER, MessageResponse, Strict, error_responses
+from api.schemas import BEARER, MONEY, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.db import transaction
 from domain.errors import InvalidFields
@@ -51,7 +51,7 @@ class RefundOut(BaseModel):
 class PaymentOut(BaseModel):
     id: int
     order_id: int
-    amount: Decimal = Field(description='A decimal string, e.g. "9.99".')
+    amount: Decimal = Field(description=MONEY)
     currency: str
     status: str = Field(description="successful | partially_refunded | refunded")
     applied: bool = Field(

@@ -13,10 +13,10 @@ from quart_schema import security_scheme, tag_blueprint, validate_response
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import current_user, require_user
-from api.schemas import BEARER, error_responses
+from api.schemas import BEARER, MONEY, error_responses
 from api.services import services
 from domain.db import transaction
-from domain.payments.errors import OrderNotFound
+from domain.models import Refund
 from domain.refunds import service as refunds
 from workflows.starts import refund_start
 
@@ -24,16 +24,13 @@ from workflows.starts import refund_start
 bp = Blueprint("refunds", __name__)
 tag_blueprint(bp, ["orders"])
 
-# Order ids are BIGINT identities; a larger number can name no order (404, never a DB error).
-MAX_ID = 2**63 - 1
-
 
 class RefundAccepted(BaseModel):
     refund_id: int
     status: Literal["requested", "pending", "succeeded", "failed"] = Field(
         description="`requested` until Stripe accepts it, then `pending` until Stripe settles it."
     )
-    amount: Decimal = Field(description='A decimal string, e.g. "9.99".')
+    amount: Decimal = Field(description=MONEY)
     currency: str
 
 
@@ -53,8 +50,6 @@ async def request_refund(order_id: int) -> tuple[RefundAccepted, int]:
     """
     svc = services()
     user = current_user()
-    if order_id > MAX_ID:
-        raise OrderNotFound()
     async with transaction(svc.sessions) as session:
         opened = await refunds.request_buyer_refund(
             session,
@@ -63,12 +58,17 @@ async def request_refund(order_id: int) -> tuple[RefundAccepted, int]:
             now=datetime.now(UTC),
             window=timedelta(days=svc.settings.refund_window_days),
         )
-    refund = opened.refund
-    # After the commit: if Temporal is down this is a 503, and the row waits in `requested`;
-    # the same POST again finds it and starts (or joins) its run.
+    return await accepted(opened.refund, buyer_id=user.id)
+
+
+async def accepted(refund: Refund, *, buyer_id: int) -> tuple[RefundAccepted, int]:
+    """Start the refund's workflow, after the commit, and answer 202 (the buyer's route and
+    the admin's). If Temporal is down this is a 503, and the row waits in `requested`; the
+    same POST again finds it and starts (or joins) its run."""
+    svc = services()
     # WorkflowAlreadyStartedError: its run has ended already; the row tells where it stands.
     with contextlib.suppress(WorkflowAlreadyStartedError):
-        await svc.temporal.start(refund_start(svc.settings, refund.id, refund.order_id, user.id))
+        await svc.temporal.start(refund_start(svc.settings, refund.id, refund.order_id, buyer_id))
     return (
         RefundAccepted(
             refund_id=refund.id,

@@ -13,6 +13,9 @@ T = TypeVar("T")
 # The OpenAPI security requirement of routes behind `@require_user`.
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
+# The description of every amount of money a response carries (a Decimal, sent as a string).
+MONEY = 'A decimal string, e.g. "9.99".'
+
 
 class Strict(BaseModel):
     """A request body: unknown fields are refused, not ignored."""

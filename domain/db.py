@@ -28,6 +28,9 @@ from domain.errors import DomainError
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
+# Ids are BIGINT identities: a larger number can name no row (and must not reach Postgres).
+MAX_ID = 2**63 - 1
+
 
 def constraint_name(error: DBAPIError) -> str | None:
     """The name of the constraint a database error is about (asyncpg reports it), if any."""

@@ -3,7 +3,6 @@ and refunding any paid order through the refund workflow."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,10 +17,8 @@ from quart_schema import (
     validate_request,
     validate_response,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.admin.common import (
-    MAX_ID,
     CreatedRangeQuery,
     admin_only,
     range_end,
@@ -30,19 +27,17 @@ from api.admin.common import (
 )
 from api.auth import current_user
 from api.pagination import PageLinks, page_links
-from api.refunds import RefundAccepted
-from api.schemas import BEARER, Strict, error_responses
+from api.refunds import RefundAccepted, accepted
+from api.schemas import BEARER, MONEY, Strict, error_responses
 from api.services import services
 from domain.accounts.errors import UserNotFound
 from domain.admin import commerce as admin_commerce
 from domain.admin.refunds import request_admin_refund
-from domain.db import transaction
+from domain.db import MAX_ID, transaction
 from domain.models import OrderStatus, PaymentStatus, RefundReason, RefundStatus
-from workflows.starts import refund_start
 
 bp = Blueprint("admin_commerce", __name__, url_prefix="/admin")
 tag_blueprint(bp, ["admin"])
-MONEY = 'A decimal string, e.g. "9.99".'
 
 
 class CartLineOut(BaseModel):
@@ -217,20 +212,8 @@ async def refund_order(order_id: int, data: AdminRefundBody) -> tuple[RefundAcce
     (`order_not_paid`, `order_not_refundable`, `already_refunded`), and `refund_in_progress`
     (with `refund_id`) while another refund of the order is in flight; 422
     `unknown_order_items` for lines not in the order."""
-    svc = services()
-    async with transaction(svc.sessions) as session:
-        refund = await request_admin_refund(
+    async with transaction(services().sessions) as session:
+        opened = await request_admin_refund(
             session, order_id=order_id, admin_id=current_user().id, lines=data.lines
         )
-        buyer_id = await admin_commerce.order_user_id(session, order_id)
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await svc.temporal.start(refund_start(svc.settings, refund.id, refund.order_id, buyer_id))
-    return (
-        RefundAccepted(
-            refund_id=refund.id,
-            status=refund.status.value,
-            amount=refund.amount,
-            currency=refund.currency,
-        ),
-        202,
-    )
+    return await accepted(opened.refund, buyer_id=opened.buyer_id)

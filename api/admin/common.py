@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.guards import require_group
 from api.pagination import PageQuery
 from api.services import services
-from domain.db import transaction
+from domain.db import MAX_ID, transaction
 from domain.models import UserGroup
 
 admin_only = require_group(UserGroup.ADMIN)
 
-MAX_ID = 2**63 - 1
 RANGE_DOC = "A date (YYYY-MM-DD: the whole day, UTC) or an ISO datetime (no offset: UTC)."
 
 
@@ -57,6 +56,19 @@ def range_end(value: date | datetime | None) -> datetime | None:
     return datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+def check_range(
+    from_name: str,
+    from_value: date | datetime | None,
+    to_name: str,
+    to_value: date | datetime | None,
+) -> None:
+    """A list's range filter: `from` must not be after `to` (an inclusive `to`; either may be
+    missing). A ValueError, which the query's validation answers with a 422."""
+    start, end = range_start(from_value), range_end(to_value)
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"{from_name} must not be after {to_name}")
+
+
 class CreatedRangeQuery(PageQuery):
     """Pagination, a user (id or email) and a creation range; newest first."""
 
@@ -69,9 +81,7 @@ class CreatedRangeQuery(PageQuery):
 
     @model_validator(mode="after")
     def _range_in_order(self) -> Self:
-        start, end = range_start(self.created_from), range_end(self.created_to)
-        if start is not None and end is not None and start >= end:
-            raise ValueError("created_from must not be after created_to")
+        check_range("created_from", self.created_from, "created_to", self.created_to)
         return self
 
     @property

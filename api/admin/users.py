@@ -15,7 +15,14 @@ from quart_schema import (
     validate_response,
 )
 
-from api.admin.common import DateOrTime, admin_only, range_end, range_start, read_only
+from api.admin.common import (
+    DateOrTime,
+    admin_only,
+    check_range,
+    range_end,
+    range_start,
+    read_only,
+)
 from api.auth import current_user
 from api.pagination import PageLinks, PageQuery, page_links
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
@@ -98,9 +105,7 @@ class UserQuery(PageQuery):
 
     @model_validator(mode="after")
     def _range_in_order(self) -> Self:
-        start, end = range_start(self.joined_from), range_end(self.joined_to)
-        if start is not None and end is not None and start >= end:
-            raise ValueError("joined_from must not be after joined_to")
+        check_range("joined_from", self.joined_from, "joined_to", self.joined_to)
         return self
 
 

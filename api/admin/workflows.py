@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import security_scheme, tag_blueprint, validate_response
 
-from api.admin.common import MAX_ID, admin_only, read_only
+from api.admin.common import admin_only, read_only
 from api.schemas import BEARER, error_responses
 from api.services import services
 from domain.admin import commerce as admin_commerce
+from domain.db import MAX_ID
 from domain.payments.errors import OrderNotFound
 from workflows.ids import checkout_workflow_id, refund_workflow_id
 

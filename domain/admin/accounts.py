@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from domain.accounts import repository as accounts_repo
 from domain.accounts.errors import UserNotFound
+from domain.admin.pages import newest_first
 from domain.catalog.repository import escape_like
 from domain.errors import Conflict, DomainError
 from domain.models import RefreshToken, User, UserGroup, UserGroupModel
@@ -143,7 +145,7 @@ class UserFilter:
 
 async def list_users(
     session: AsyncSession, filters: UserFilter, limit: int, offset: int
-) -> tuple[list[dict[str, object]], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Users newest first, filtered; returns (rows, total)."""
     where: list[ColumnElement[bool]] = []
     if filters.email_prefix:
@@ -156,9 +158,7 @@ async def list_users(
         where.append(User.created_at >= filters.joined_from)
     if filters.joined_before is not None:
         where.append(User.created_at < filters.joined_before)
-    base = select(User).join(UserGroupModel, User.group_id == UserGroupModel.id).where(*where)
-    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = await session.execute(
+    query = (
         select(
             User.id,
             User.email,
@@ -169,8 +169,5 @@ async def list_users(
         )
         .join(UserGroupModel, User.group_id == UserGroupModel.id)
         .where(*where)
-        .order_by(User.created_at.desc(), User.id.desc())
-        .limit(limit)
-        .offset(offset)
     )
-    return [dict(r._mapping) for r in rows], int(total)
+    return await newest_first(session, query, User, limit, offset)

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.errors import UserNotFound
+from domain.admin.pages import newest_first
 from domain.models import Cart, CartItem, Movie, Order, OrderItem, Payment, Refund, User
 
 
@@ -37,12 +38,7 @@ async def _page(
         where.append(model.created_at >= f.created_from)
     if f.created_before is not None:
         where.append(model.created_at < f.created_before)
-    query = query.where(*where)
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(model.created_at.desc(), model.id.desc()).limit(limit).offset(offset)
-    )
-    return [dict(r._mapping) for r in rows], int(total)
+    return await newest_first(session, query.where(*where), model, limit, offset)
 
 
 async def list_orders(
@@ -143,9 +139,3 @@ async def cart_of(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
         .order_by(CartItem.added_at.desc(), CartItem.id.desc())
     )
     return [dict(r._mapping) for r in rows]
-
-
-async def order_user_id(session: AsyncSession, order_id: int) -> int:
-    return int(
-        (await session.execute(select(Order.user_id).where(Order.id == order_id))).scalar_one()
-    )

@@ -1,26 +1,20 @@
 """An admin refunds any paid order, in full or by lines, with no refund window and no
-ownership check. The same refund rules as the buyer's path (domain/refunds): the payment is
-locked, a line is refunded at most once, never more than was paid."""
+ownership check. The same checked, locked step as the buyer's path (domain/refunds/service.py
+`lock_refundable_order`) and the same refund rules: a line is refunded at most once, never
+more than was paid."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Movie, Order, OrderItem, OrderStatus, Refund, RefundItem, RefundReason
-from domain.payments.errors import OrderNotFound
+from domain.models import Movie, OrderItem, Refund, RefundItem, RefundReason
 from domain.refunds import repository as refunds_repo
-from domain.refunds.errors import (
-    AlreadyRefunded,
-    OrderNotPaid,
-    OrderNotRefundable,
-    UnknownOrderItems,
-)
-from domain.refunds.service import open_refund
-
-MAX_ORDER_ID = 2**63 - 1
+from domain.refunds.errors import UnknownOrderItems
+from domain.refunds.service import lock_refundable_order, open_refund
 
 
 async def _order_item_ids(
@@ -53,34 +47,23 @@ async def _refund_item_ids(session: AsyncSession, refund_id: int) -> set[int]:
     return set(rows.scalars())
 
 
+@dataclass(frozen=True)
+class AdminRefund:
+    refund: Refund
+    buyer_id: int  # who placed the order (the refund workflow emails them)
+
+
 async def request_admin_refund(
     session: AsyncSession, *, order_id: int, admin_id: int, lines: list[UUID | int] | None
-) -> Refund:
-    order = None
-    if 1 <= order_id <= MAX_ORDER_ID:
-        query = select(Order).where(Order.id == order_id).with_for_update()
-        order = (await session.execute(query)).scalar_one_or_none()
-    if order is None:
-        raise OrderNotFound()
-    if order.status == OrderStatus.PENDING:
-        raise OrderNotPaid()
-    if order.status == OrderStatus.REFUNDED:
-        raise AlreadyRefunded(
-            "This order has been refunded already.", order_status=order.status.value
-        )
-    if order.status != OrderStatus.PAID:
-        raise OrderNotRefundable(
-            f"A {order.status.value} order cannot be refunded.", order_status=order.status.value
-        )
-    payment_id = await refunds_repo.applied_payment_id(session, order_id)
-    if payment_id is None:
-        raise OrderNotPaid("No payment of this order was found.")
+) -> AdminRefund:
+    """The buyer's checked, locked step (lock_refundable_order) without the owner and the
+    refund window; then the named lines, or every line not refunded yet."""
+    locked = await lock_refundable_order(session, order_id)
+    buyer_id, payment_id = locked.order.user_id, locked.payment.id
     item_ids = None if lines is None else await _order_item_ids(session, order_id, lines)
     # A retried request (e.g. after a 503 once the row was committed) reaches the refund it
     # opened, so its workflow is started then; a different request is a 409 (open_refund).
-    payment = await refunds_repo.lock_payment(session, payment_id)
-    assert payment is not None
-    in_flight = await refunds_repo.in_flight_refund(session, payment_id)
+    in_flight = locked.in_flight
     if in_flight is not None:
         covered = await _refund_item_ids(session, in_flight.id)
         if item_ids is None:  # "everything left": what the other refunds do not cover
@@ -89,11 +72,12 @@ async def request_admin_refund(
         else:
             wanted = set(item_ids)
         if wanted == covered:
-            return in_flight
-    return await open_refund(
+            return AdminRefund(in_flight, buyer_id)
+    refund = await open_refund(
         session,
         payment_id=payment_id,
         reason=RefundReason.ADMIN,
         requested_by=admin_id,
         order_item_ids=item_ids,
     )
+    return AdminRefund(refund, buyer_id)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    Numeric,
     SmallInteger,
     String,
     Table,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from domain.models.base import Base, now_default
+from domain.models.base import MONEY, Base, now_default
 
 NAME_MAX = 100
 MOVIE_NAME_MAX = 250
@@ -144,7 +143,7 @@ class Movie(Base):
     meta_score: Mapped[float | None] = mapped_column(Double)
     gross: Mapped[float | None] = mapped_column(Double)
     description: Mapped[str] = mapped_column(Text, server_default="")
-    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    price: Mapped[Decimal] = mapped_column(MONEY)
     certification_id: Mapped[int] = mapped_column(
         ForeignKey("certifications.id", ondelete="RESTRICT"), index=True
     )

@@ -34,7 +34,6 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -44,9 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import Base, enum_column, now_default
-
-MONEY = Numeric(10, 2)
+from domain.models.base import MONEY, Base, enum_column, now_default
 
 
 def _updated_at() -> Mapped[datetime]:

@@ -1,7 +1,9 @@
 """Order use cases: make an order from the cart, list and read orders, list purchases.
 
-`get_order_for_user` is the one way other areas (checkout, cancel, refund) load an order for a
-caller: another user's order and an order that does not exist look the same (404).
+`get_order_for_user` is the one way other areas (checkout, cancel) load an order for a caller:
+another user's order and an order that does not exist look the same (404). A refund locks its
+order with the refund repository's lock (`domain.refunds.service.lock_refundable_order`, the
+same 404 for another user's order).
 """
 
 from __future__ import annotations
@@ -14,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.cart import repository as cart_repo
 from domain.cart.errors import CartEmpty, MovieAlreadyPurchased, MovieArchived, PendingOrderExists
-from domain.db import constraint_name
+from domain.db import MAX_ID, constraint_name
 from domain.models import Order, OrderStatus
 from domain.orders import repository as repo
 from domain.payments.errors import OrderNotFound
 
-# Order ids are BIGINT: a larger number can name no order (and must not reach Postgres).
-MAX_ORDER_ID = 2**63 - 1
-
 
 def _valid_id(order_id: int) -> bool:
-    return 1 <= order_id <= MAX_ORDER_ID
+    return 1 <= order_id <= MAX_ID
 
 
 async def get_order_for_user(

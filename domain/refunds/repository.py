@@ -34,8 +34,14 @@ from domain.models import (
 IN_FLIGHT = (RefundStatus.REQUESTED, RefundStatus.PENDING)
 
 
-async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
+async def lock_order(
+    session: AsyncSession, order_id: int, *, owner: int | None = None
+) -> Order | None:
+    """The order, locked; with `owner`, only if that user placed it (another user's order is
+    neither found nor locked)."""
     stmt = select(Order).where(Order.id == order_id).with_for_update(key_share=True)
+    if owner is not None:
+        stmt = stmt.where(Order.user_id == owner)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -21,15 +21,17 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.db import constraint_name
+from domain.db import MAX_ID, constraint_name
 from domain.models import (
+    Order,
     OrderStatus,
+    Payment,
     PaymentStatus,
     Refund,
     RefundReason,
     RefundStatus,
 )
-from domain.orders.service import get_order_for_user
+from domain.payments.errors import OrderNotFound
 from domain.refunds import repository as repo
 from domain.refunds.errors import (
     AlreadyRefunded,
@@ -115,15 +117,26 @@ async def open_refund(
         raise
 
 
-async def request_buyer_refund(
-    session: AsyncSession, *, order_id: int, user_id: int, now: datetime, window: timedelta
-) -> OpenedRefund:
-    """The buyer asks for their paid order's money back, within `window` of paying.
+@dataclass(frozen=True)
+class RefundableOrder:
+    """A paid order and its applied payment, both locked until the transaction ends."""
 
-    A refund already in flight for the order is returned as it is (a retried request, e.g.
-    after a 503, must reach the same refund and not open a second one).
-    """
-    order = await get_order_for_user(session, order_id, user_id, for_update=True)
+    order: Order
+    payment: Payment
+    in_flight: Refund | None  # the payment's refund in flight, if any
+
+
+async def lock_refundable_order(
+    session: AsyncSession, order_id: int, *, owner: int | None = None
+) -> RefundableOrder:
+    """The checked, locked step the buyer's and the admin's refunds share: lock the order
+    (only the `owner`'s, when given: another user's order is not found either), check it is
+    paid, then lock its applied payment (order → payment, the repository's lock order)."""
+    order = (
+        await repo.lock_order(session, order_id, owner=owner) if 1 <= order_id <= MAX_ID else None
+    )
+    if order is None:
+        raise OrderNotFound()
     if order.status == OrderStatus.PENDING:
         raise OrderNotPaid()
     if order.status == OrderStatus.REFUNDED:
@@ -139,14 +152,25 @@ async def request_buyer_refund(
         raise OrderNotPaid("No payment of this order was found.")
     payment = await repo.lock_payment(session, payment_id)
     assert payment is not None
-    in_flight = await repo.in_flight_refund(session, payment_id)
-    if in_flight is not None:
-        return OpenedRefund(in_flight, created=False)
-    if now - repo.paid_since(order, payment) > window:
+    return RefundableOrder(order, payment, await repo.in_flight_refund(session, payment_id))
+
+
+async def request_buyer_refund(
+    session: AsyncSession, *, order_id: int, user_id: int, now: datetime, window: timedelta
+) -> OpenedRefund:
+    """The buyer asks for their paid order's money back, within `window` of paying.
+
+    A refund already in flight for the order is returned as it is (a retried request, e.g.
+    after a 503, must reach the same refund and not open a second one).
+    """
+    locked = await lock_refundable_order(session, order_id, owner=user_id)
+    if locked.in_flight is not None:
+        return OpenedRefund(locked.in_flight, created=False)
+    if now - repo.paid_since(locked.order, locked.payment) > window:
         raise RefundWindowClosed()
     refund = await open_refund(
         session,
-        payment_id=payment_id,
+        payment_id=locked.payment.id,
         reason=RefundReason.REQUESTED_BY_CUSTOMER,
         requested_by=user_id,
     )

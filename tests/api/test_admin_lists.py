@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from quart.typing import TestClientProtocol
@@ -95,6 +96,35 @@ async def test_users_filtered_newest_first(client: TestClientProtocol, stack: St
     _, body = await get(client, "/admin/users/", admin, email=tag, per_page=1, page=2)
     assert [u["email"] for u in body["users"]] == [active[0]]
     assert body["next_page"] == (f"http://cinema.test/admin/users/?email={tag}&page=3&per_page=1")
+    # Every filter stays in the links, both ways.
+    filters = {"email": tag, "group": "USER", "is_active": "true", "joined_from": str(TODAY)}
+    users = await two_pages(client, admin, "/admin/users/", "users", filters)
+    assert [u["email"] for u in users] == active[::-1]
+
+
+def query_of(link: str | None, path: str) -> dict[str, list[str]]:
+    assert link is not None
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path) == ("http", "cinema.test", path), link
+    return parse_qs(parts.query, keep_blank_values=True)
+
+
+async def two_pages(
+    client: TestClientProtocol, admin: dict[str, str], path: str, key: str, filters: dict[str, str]
+) -> list[Any]:
+    """A list filtered down to two rows, one a page: page 1's next link and page 2's prev link
+    carry every filter (and following the next link gives page 2). Both pages' rows."""
+    kept = {name: [value] for name, value in filters.items()}
+    status, first = await get(client, path, admin, **filters, per_page=1)
+    assert status == 200, first
+    assert (first["total_items"], first["prev_page"]) == (2, None), first
+    assert query_of(first["next_page"], path) == {**kept, "page": ["2"], "per_page": ["1"]}
+    link = urlsplit(first["next_page"])
+    response = await client.get(f"{link.path}?{link.query}", headers=admin)
+    second = await response.get_json()
+    assert (response.status_code, second["next_page"]) == (200, None), second
+    assert query_of(second["prev_page"], path) == {**kept, "page": ["1"], "per_page": ["1"]}
+    return [*first[key], *second[key]]
 
 
 @pytest.mark.parametrize(
@@ -165,6 +195,29 @@ async def test_orders_payments_refunds_filtered(client: TestClientProtocol, admi
     assert (refund["order_id"], refund["amount"], refund["user_id"]) == (shop.paid_order, "4.99", a)
     _, body = await get(client, "/admin/refunds/", admin, email=shop.a_email, status="failed")
     assert body["refunds"] == []
+
+
+async def test_order_payment_and_refund_links_keep_the_filters(
+    client: TestClientProtocol, stack: Stack, admin, moderator: dict[str, str]
+) -> None:
+    c = await buyer(client, stack)
+    orders = []
+    for _ in range(2):
+        order = await order_of(client, c, (await priced_movie(client, moderator))["uuid"])
+        await record_payment(stack, order["id"])
+        await add_refund(stack, order["id"], "0.01", "succeeded")
+        orders.append(order["id"])
+    filters = {"email": await email_of(client, c), "created_from": str(TODAY)}
+    for path, key, status in (
+        ("/admin/orders/", "orders", "paid"),
+        ("/admin/payments/", "payments", "successful"),
+        ("/admin/refunds/", "refunds", "succeeded"),
+    ):
+        rows = await two_pages(
+            client, admin, path, key, {**filters, "status": status, "created_to": str(TODAY)}
+        )
+        order_ids = [row["id"] if key == "orders" else row["order_id"] for row in rows]
+        assert order_ids == orders[::-1], path  # newest first, across the two pages
 
 
 async def test_any_users_cart(client: TestClientProtocol, admin, shop: Shop) -> None:

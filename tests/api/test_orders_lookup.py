@@ -1,6 +1,6 @@
-"""`get_order_for_user`, the one way the checkout, cancel and refund routes load an order for
-their caller: someone else's order, a missing one and an impossible id all raise OrderNotFound
-(their routes answer 404 `order_not_found`)."""
+"""`get_order_for_user`, the one way the checkout and cancel routes load an order for their
+caller: someone else's order, a missing one and an impossible id all raise OrderNotFound
+(their routes answer 404 `order_not_found`; the refund route's `lock_refundable_order` too)."""
 
 from __future__ import annotations
 

@@ -171,11 +171,16 @@ async def test_bad_form_values_and_bad_bodies(
     c = profiles_client
     response = await c.post(url(owner.id), form={"gender": "robot"}, headers=owner.headers)
     assert response.status_code == 422
-    for raw in (b"[1, 2]", b'"text"', b"{bad json"):
+    # JSON that is not an object is a validation error; a body that is not JSON is malformed.
+    for raw, status, error in (
+        (b"[1, 2]", 422, "validation_error"),
+        (b'"text"', 422, "validation_error"),
+        (b"{bad json", 400, "malformed_json"),
+    ):
         response = await c.post(
             url(owner.id), data=raw, headers={**owner.headers, "Content-Type": "application/json"}
         )
-        assert response.status_code in (400, 422), raw
+        assert (response.status_code, (await body(response))["error"]) == (status, error), raw
     assert (await c.get(url(owner.id), headers=owner.headers)).status_code == 404
 
 

@@ -248,3 +248,44 @@ async def refund_count(stack: Stack, payment_id: int) -> int:
             select(func.count()).select_from(Refund).where(Refund.payment_id == payment_id)
         )
         return int(count.scalar_one())
+
+
+async def refund_ids(stack: Stack, payment_id: int) -> list[int]:
+    """The ids of the payment's refunds, oldest first."""
+    async with stack.sessions() as session:
+        rows = await session.execute(
+            select(Refund.id).where(Refund.payment_id == payment_id).order_by(Refund.id)
+        )
+        return list(rows.scalars())
+
+
+async def post_refund(
+    api: TestClientProtocol,
+    order_id: int,
+    headers: dict[str, str],
+    *,
+    as_admin: bool = False,
+    **body: Any,
+) -> tuple[int, Any]:
+    """POST a refund of the order: the buyer's route, or the admin's with `as_admin` (its JSON
+    body is `body`, e.g. `lines=[...]`). The status and the JSON answer."""
+    if as_admin:
+        response = await api.post(f"/admin/orders/{order_id}/refund/", json=body, headers=headers)
+    else:
+        assert not body, "the buyer's route takes no body"
+        response = await api.post(f"/orders/refund/{order_id}/", headers=headers)
+    return response.status_code, await response.get_json()
+
+
+async def accepted_refund(
+    api: TestClientProtocol,
+    order_id: int,
+    headers: dict[str, str],
+    *,
+    as_admin: bool = False,
+    **body: Any,
+) -> dict[str, Any]:
+    """`post_refund` that must be accepted: the 202's body (`refund_id`, `status`, ...)."""
+    status, answer = await post_refund(api, order_id, headers, as_admin=as_admin, **body)
+    assert status == 202, answer
+    return dict(answer)

@@ -19,7 +19,14 @@ from tests.api.commerce_support import Buyer as CommerceBuyer
 from tests.api.commerce_support import order_of, priced_movie
 from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, refund_env
-from tests.refunds.support import new_movies, paid_order, refund_count, snapshot
+from tests.refunds.support import (
+    new_movies,
+    paid_order,
+    post_refund,
+    refund_count,
+    refund_ids,
+    snapshot,
+)
 from workflows.ids import refund_workflow_id
 from workflows.refund_messages import RefundResult
 
@@ -29,11 +36,6 @@ __all__ = ["buyer", "moderator", "refund_env"]  # fixtures used by name
 @pytest.fixture(scope="module")
 async def admin(client: TestClientProtocol, stack: Stack) -> dict[str, str]:
     return await caller(client, stack, UserGroup.ADMIN)
-
-
-async def refund(api: TestClientProtocol, order_id: int, who: dict[str, str], **body: Any) -> Any:
-    response = await api.post(f"/admin/orders/{order_id}/refund/", json=body, headers=who)
-    return response.status_code, await response.get_json()
 
 
 async def settled(stack: Stack, refund_id: int) -> str:
@@ -62,11 +64,13 @@ async def test_admin_refunds_by_lines_then_the_rest_outside_the_buyer_window(
     )  # fmt: skip
     api = refund_env.api
     # The buyer's window has closed; an admin may still refund.
-    response = await api.post(f"/orders/refund/{paid.order_id}/", headers=buyer.headers)
-    assert (await response.get_json())["error"] == "refund_window_closed"
+    status, body = await post_refund(api, paid.order_id, buyer.headers)
+    assert (status, body["error"]) == (409, "refund_window_closed"), body
 
     first_uuid = (await uuids_of(stack, movies[:1]))[0]
-    status, body = await refund(api, paid.order_id, admin, lines=[first_uuid, first_uuid])
+    status, body = await post_refund(
+        api, paid.order_id, admin, as_admin=True, lines=[first_uuid, first_uuid]
+    )
     assert status == 202, body
     first_id = body["refund_id"]
     assert (Decimal(body["amount"]), body["currency"]) == (Decimal("2.00"), "usd")
@@ -76,17 +80,22 @@ async def test_admin_refunds_by_lines_then_the_rest_outside_the_buyer_window(
     assert after.owned_movies == movies[1:]
 
     # The same line again: refused; a line of another order: unknown.
-    status, again = await refund(api, paid.order_id, admin, lines=[paid.order_item_ids[0]])
+    status, again = await post_refund(
+        api, paid.order_id, admin, as_admin=True, lines=[paid.order_item_ids[0]]
+    )
     assert (status, again["error"]) == (409, "already_refunded"), again
-    status, unknown = await refund(
-        api, paid.order_id, admin, lines=[paid.order_item_ids[0] + 10**6]
+    status, unknown = await post_refund(
+        api, paid.order_id, admin, as_admin=True, lines=[paid.order_item_ids[0] + 10**6]
     )
     assert (status, unknown["error"]) == (422, "unknown_order_items"), unknown
     other = await new_movies(client, stack, moderator, 1)
-    status, unknown = await refund(api, paid.order_id, admin, lines=await uuids_of(stack, other))
+    status, unknown = await post_refund(
+        api, paid.order_id, admin, as_admin=True, lines=await uuids_of(stack, other)
+    )
     assert (status, unknown["error"]) == (422, "unknown_order_items"), unknown
 
-    status, rest = await refund(api, paid.order_id, admin)  # no lines: everything left
+    # No lines: everything left.
+    status, rest = await post_refund(api, paid.order_id, admin, as_admin=True)
     assert status == 202, rest
     assert Decimal(rest["amount"]) == Decimal("7.00")
     assert await settled(stack, rest["refund_id"]) == "succeeded"
@@ -95,7 +104,7 @@ async def test_admin_refunds_by_lines_then_the_rest_outside_the_buyer_window(
     assert after.owned_movies == []
     at_stripe = await refund_env.emulator.refunds_of(paid.payment_intent)
     assert sorted(r["amount"] for r in at_stripe) == [200, 700]  # never more than was paid
-    status, body = await refund(api, paid.order_id, admin)
+    status, body = await post_refund(api, paid.order_id, admin, as_admin=True)
     assert (status, body["error"]) == (409, "already_refunded")
     assert await refund_count(stack, paid.payment_id) == 2
 
@@ -129,20 +138,20 @@ async def test_refused_orders_and_bodies(
         )
         session.add_all([pending, cancelled])
     api = refund_env.api
-    status, body = await refund(api, pending.id, admin)
+    status, body = await post_refund(api, pending.id, admin, as_admin=True)
     assert (status, body["error"]) == (409, "order_not_paid")
-    status, body = await refund(api, cancelled.id, admin)
+    status, body = await post_refund(api, cancelled.id, admin, as_admin=True)
     assert (status, body["error"], body["order_status"]) == (
         409,
         "order_not_refundable",
         "cancelled",
     )
     for order_id in (2**62, 2**70):
-        status, body = await refund(api, order_id, admin)
+        status, body = await post_refund(api, order_id, admin, as_admin=True)
         assert (status, body["error"]) == (404, "order_not_found")
     bad: dict[str, Any]
     for bad in ({"lines": []}, {"lines": ["not-a-uuid"]}, {"lines": [1.5]}, {"other": 1}):
-        status, body = await refund(api, pending.id, admin, **bad)
+        status, body = await post_refund(api, pending.id, admin, as_admin=True, **bad)
         assert (status, body["error"]) == (422, "validation_error"), bad
     response = await api.get(f"/admin/orders/{2**62}/workflow/", headers=admin)
     assert response.status_code == 404
@@ -182,14 +191,17 @@ async def test_temporal_down_after_the_row_is_written_a_retry_resumes_the_same_r
     )  # fmt: skip
     lines = [paid.order_item_ids[1]]
     async with refund_env.api_with(stack, temporal_address="127.0.0.1:1") as dead:
-        status, body = await refund(dead, paid.order_id, admin, lines=lines)
+        status, body = await post_refund(dead, paid.order_id, admin, as_admin=True, lines=lines)
         assert (status, body["error"]) == (503, "service_unavailable"), body
     assert (await snapshot(stack, paid)).refunds == [("requested", Decimal("5.00"), None)]
+    [waiting] = await refund_ids(stack, paid.payment_id)
     # Other lines while it waits: a 409 naming it; the same request again: that refund, resumed.
-    status, body = await refund(refund_env.api, paid.order_id, admin)
-    assert (status, body["error"]) == (409, "refund_in_progress"), body
-    status, body = await refund(refund_env.api, paid.order_id, admin, lines=lines)
-    assert status == 202, body
+    status, body = await post_refund(refund_env.api, paid.order_id, admin, as_admin=True)
+    assert (status, body["error"], body.get("refund_id")) == (409, "refund_in_progress", waiting)
+    status, body = await post_refund(
+        refund_env.api, paid.order_id, admin, as_admin=True, lines=lines
+    )
+    assert (status, body["refund_id"]) == (202, waiting), body
     assert await settled(stack, body["refund_id"]) == "succeeded"
     assert await refund_count(stack, paid.payment_id) == 1
     assert (await snapshot(stack, paid)).owned_movies == movies[:1]

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from quart.typing import TestClientProtocol
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -18,8 +17,10 @@ from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, new_buyer, refund_env
 from tests.refunds.support import (
     SUCCEEDED_THEN_FAILED,
+    accepted_refund,
     new_movies,
     paid_order,
+    post_refund,
     refund_count,
     snapshot,
 )
@@ -31,17 +32,6 @@ from workflows.refund_messages import RefundResult
 __all__ = ["buyer", "moderator", "refund_env"]  # fixtures used by name
 
 PRICES = [Decimal("9.99"), Decimal("4.50")]
-
-
-async def _post(api: TestClientProtocol, order_id: int, headers: dict[str, str]) -> Any:
-    return await api.post(f"/orders/refund/{order_id}/", headers=headers)
-
-
-async def _refund(api: TestClientProtocol, order_id: int, headers: dict[str, str]) -> Any:
-    response = await _post(api, order_id, headers)
-    body = await response.get_json()
-    assert response.status_code == 202, body
-    return body
 
 
 async def _result(stack: Stack, refund_id: int) -> RefundResult:
@@ -59,7 +49,7 @@ async def test_refund_returns_the_money_revokes_the_movies_and_tells_the_buyer(
         stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
         prices=PRICES,
     )  # fmt: skip
-    body = await _refund(refund_env.api, paid.order_id, buyer.headers)
+    body = await accepted_refund(refund_env.api, paid.order_id, buyer.headers)
     assert body["status"] in ("requested", "pending")
     assert Decimal(body["amount"]) == Decimal("14.49") and body["currency"] == "usd"
 
@@ -87,9 +77,8 @@ async def test_refund_returns_the_money_revokes_the_movies_and_tells_the_buyer(
     await maybe_record(handle, "refund_succeeded_by_polling")
 
     # Asking again after it is done: a 409, and still one refund at Stripe.
-    again = await _post(refund_env.api, paid.order_id, buyer.headers)
-    assert again.status_code == 409
-    assert (await again.get_json())["error"] == "already_refunded"
+    status, again = await post_refund(refund_env.api, paid.order_id, buyer.headers)
+    assert (status, again["error"]) == (409, "already_refunded"), again
     assert len(await refund_env.emulator.refunds_of(paid.payment_intent)) == 1
 
 
@@ -101,14 +90,14 @@ async def test_two_requests_at_once_make_one_refund(
         stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
         prices=[Decimal("7.00")],
     )  # fmt: skip
-    first, second = await asyncio.gather(
-        _post(refund_env.api, paid.order_id, buyer.headers),
-        _post(refund_env.api, paid.order_id, buyer.headers),
+    (first, one), (second, other) = await asyncio.gather(
+        post_refund(refund_env.api, paid.order_id, buyer.headers),
+        post_refund(refund_env.api, paid.order_id, buyer.headers),
     )
-    bodies = [await first.get_json(), await second.get_json()]
+    bodies = [one, other]
     # Both are accepted as the same refund: the second waited for the first's lock on the
     # payment, then found its refund in flight and joined it.
-    assert [first.status_code, second.status_code] == [202, 202], bodies
+    assert [first, second] == [202, 202], bodies
     assert bodies[0]["refund_id"] == bodies[1]["refund_id"]
     assert (await _result(stack, bodies[0]["refund_id"])).status == "succeeded"
     assert await refund_count(stack, paid.payment_id) == 1
@@ -125,7 +114,7 @@ async def test_a_refund_stripe_fails_later_leaves_the_order_paid_and_refundable(
     )  # fmt: skip
     # Stripe first says "succeeded", then fails the refund: polling waits past the first word.
     async with refund_env.api_with(stack, refund_poll_interval_seconds=4) as api:
-        body = await _refund(api, paid.order_id, buyer.headers)
+        body = await accepted_refund(api, paid.order_id, buyer.headers)
 
         async def accepted_by_stripe() -> bool:
             return (await snapshot(stack, paid)).refunds[0][0] == "pending"
@@ -143,7 +132,7 @@ async def test_a_refund_stripe_fails_later_leaves_the_order_paid_and_refundable(
         assert "still paid" in text_of(mail)
 
         # Refundable again: a new refund, with its own idempotency key at Stripe.
-        again = await _refund(api, paid.order_id, buyer.headers)
+        again = await accepted_refund(api, paid.order_id, buyer.headers)
         assert again["refund_id"] != body["refund_id"]
         await refund_env.emulator.advance_clock(10)
         await _result(stack, again["refund_id"])
@@ -159,12 +148,11 @@ async def test_temporal_down_after_the_row_is_written_is_a_503_and_a_retry_resum
         prices=[Decimal("3.00")],
     )  # fmt: skip
     async with refund_env.api_with(stack, temporal_address="127.0.0.1:1") as dead:
-        response = await _post(dead, paid.order_id, buyer.headers)
-        assert response.status_code == 503
-        assert (await response.get_json())["error"] == "service_unavailable"
+        status, body = await post_refund(dead, paid.order_id, buyer.headers)
+        assert (status, body["error"]) == (503, "service_unavailable"), body
     # The row waits, visibly, for its run.
     assert (await snapshot(stack, paid)).refunds == [("requested", Decimal("3.00"), None)]
-    body = await _refund(refund_env.api, paid.order_id, buyer.headers)
+    body = await accepted_refund(refund_env.api, paid.order_id, buyer.headers)
     assert (await _result(stack, body["refund_id"])).status == "succeeded"
     assert await refund_count(stack, paid.payment_id) == 1
     assert (await snapshot(stack, paid)).order_status == "refunded"
@@ -181,18 +169,16 @@ async def test_refused_orders(
         prices=[Decimal("2.00")],
         paid_at=datetime.now(UTC) - timedelta(days=refund_env.settings.refund_window_days, hours=1),
     )  # fmt: skip
-    response = await _post(api, old.order_id, buyer.headers)
-    assert response.status_code == 409
-    assert (await response.get_json())["error"] == "refund_window_closed"
+    status, body = await post_refund(api, old.order_id, buyer.headers)
+    assert (status, body["error"]) == (409, "refund_window_closed"), body
     assert await refund_count(stack, old.payment_id) == 0
 
     # Another user's order, an unknown one, an absurd id: the same 404.
     stranger = await new_buyer(client, stack)
     for order_id in (old.order_id, 2**62, 2**70):
-        response = await _post(api, order_id, stranger.headers)
-        assert response.status_code == 404, order_id
-        assert (await response.get_json())["error"] == "order_not_found"
-    assert (await _post(api, old.order_id, {})).status_code == 401
+        status, body = await post_refund(api, order_id, stranger.headers)
+        assert (status, body["error"]) == (404, "order_not_found"), order_id
+    assert (await post_refund(api, old.order_id, {}))[0] == 401
 
     # Not paid (pending) and cancelled orders.
     async with transaction(stack.sessions) as session:
@@ -203,13 +189,14 @@ async def test_refused_orders(
             user_id=buyer.user_id, status=OrderStatus.CANCELLED, total_amount=1, currency="usd"
         )
         session.add_all([pending, cancelled])
-    response = await _post(api, pending.id, buyer.headers)
-    assert response.status_code == 409
-    assert (await response.get_json())["error"] == "order_not_paid"
-    response = await _post(api, cancelled.id, buyer.headers)
-    assert response.status_code == 409
-    body = await response.get_json()
-    assert body["error"] == "order_not_refundable" and body["order_status"] == "cancelled"
+    status, body = await post_refund(api, pending.id, buyer.headers)
+    assert (status, body["error"]) == (409, "order_not_paid"), body
+    status, body = await post_refund(api, cancelled.id, buyer.headers)
+    assert (status, body["error"], body["order_status"]) == (
+        409,
+        "order_not_refundable",
+        "cancelled",
+    )
 
 
 async def test_the_database_refuses_refunding_more_than_was_paid(
@@ -238,8 +225,7 @@ async def test_the_database_refuses_refunding_more_than_was_paid(
             text("UPDATE payments SET refunded_amount = 0.01 WHERE id = :id"),
             {"id": paid.payment_id},
         )
-    response = await _post(refund_env.api, paid.order_id, buyer.headers)
-    assert response.status_code == 409
-    assert (await response.get_json())["error"] == "refund_exceeds_payment"
+    status, body = await post_refund(refund_env.api, paid.order_id, buyer.headers)
+    assert (status, body["error"]) == (409, "refund_exceeds_payment"), body
     assert await refund_count(stack, paid.payment_id) == 0
     assert await refund_env.emulator.refunds_of(paid.payment_intent) == []

@@ -19,7 +19,7 @@ from tests.api.catalog_support import caller
 from tests.commerce.support import signed
 from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, refund_env
-from tests.refunds.support import PaidOrder, new_movies, paid_order, snapshot
+from tests.refunds.support import PaidOrder, accepted_refund, new_movies, paid_order, snapshot
 from tests.support import text_of, wait_for_mail
 from tests.workflows.support import eventually, history_text, maybe_record
 from workflows.ids import refund_workflow_id
@@ -57,24 +57,6 @@ async def _late_run_ended(stack: Stack, refund_id: int, runs: int) -> str:
 
     await eventually(counted, what=f"{runs} runs of refund {refund_id}")
     return await _result(stack, refund_id)
-
-
-async def _refund_by_buyer(api: TestClientProtocol, order_id: int, buyer: Buyer) -> int:
-    response = await api.post(f"/orders/refund/{order_id}/", headers=buyer.headers)
-    body = await response.get_json()
-    assert response.status_code == 202, body
-    return int(body["refund_id"])
-
-
-async def _refund_lines(
-    api: TestClientProtocol, order_id: int, admin: dict[str, str], lines: list[int]
-) -> int:
-    response = await api.post(
-        f"/admin/orders/{order_id}/refund/", json={"lines": lines}, headers=admin
-    )
-    body = await response.get_json()
-    assert response.status_code == 202, body
-    return int(body["refund_id"])
 
 
 async def _deliver(env: RefundEnv, event: dict[str, Any]) -> None:
@@ -117,7 +99,7 @@ async def test_a_full_refund_failed_after_its_run_ended_is_undone_once(
         stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
         prices=[Decimal("9.99"), Decimal("4.50")],
     )  # fmt: skip
-    refund_id = await _refund_by_buyer(refund_env.api, paid.order_id, buyer)
+    refund_id = (await accepted_refund(refund_env.api, paid.order_id, buyer.headers))["refund_id"]
     assert await _result(stack, refund_id) == "succeeded"  # the run has ended
     before = await snapshot(stack, paid)
     assert (before.order_status, before.payment_status) == ("refunded", "refunded")
@@ -165,9 +147,14 @@ async def test_a_partial_refund_failed_later_gives_back_its_lines_only(
         stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
         prices=[Decimal("2.10"), Decimal("3.20"), Decimal("4.30")],
     )  # fmt: skip
-    first = await _refund_lines(refund_env.api, paid.order_id, admin, paid.order_item_ids[:1])
+    api, lines = refund_env.api, paid.order_item_ids
+    first = (await accepted_refund(api, paid.order_id, admin, as_admin=True, lines=lines[:1]))[
+        "refund_id"
+    ]
     assert await _result(stack, first) == "succeeded"
-    rest = await _refund_lines(refund_env.api, paid.order_id, admin, paid.order_item_ids[1:])
+    rest = (await accepted_refund(api, paid.order_id, admin, as_admin=True, lines=lines[1:]))[
+        "refund_id"
+    ]
     assert await _result(stack, rest) == "succeeded"
     assert (await snapshot(stack, paid)).order_status == "refunded"
 
@@ -196,7 +183,9 @@ async def test_a_failure_reaching_the_run_while_it_mails_is_applied_by_that_run(
     )  # fmt: skip
     stack.mail.stop()  # the run settles succeeded, then waits to email the buyer
     try:
-        refund_id = await _refund_by_buyer(refund_env.api, paid.order_id, buyer)
+        refund_id = (await accepted_refund(refund_env.api, paid.order_id, buyer.headers))[
+            "refund_id"
+        ]
 
         async def settled_succeeded() -> bool:
             return (await snapshot(stack, paid)).refunds[0][0] == "succeeded"

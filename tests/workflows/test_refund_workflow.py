@@ -8,14 +8,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from quart.typing import TestClientProtocol
-
 from domain.db import transaction
 from domain.refunds import service as refunds
 from tests.conftest import Stack
 from tests.refunds.fixtures import Buyer, RefundEnv, buyer, moderator, refund_env
 from tests.refunds.support import (
     PENDING_THEN_SUCCEEDED,
+    accepted_refund,
     new_movies,
     paid_order,
     refund_count,
@@ -30,13 +29,6 @@ from workflows.starts import refund_start
 from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
 
 __all__ = ["buyer", "moderator", "refund_env"]  # fixtures used by name
-
-
-async def _refund(api: TestClientProtocol, order_id: int, headers: dict[str, str]) -> Any:
-    response = await api.post(f"/orders/refund/{order_id}/", headers=headers)
-    body = await response.get_json()
-    assert response.status_code == 202, body
-    return body
 
 
 async def _activity_results(handle: Any, activity_type: str) -> list[Any]:
@@ -66,7 +58,7 @@ async def test_stripe_failing_shows_retrying_then_the_refund_completes(
         prices=[Decimal("8.00")],
     )  # fmt: skip
     await refund_env.emulator.fail_api(3)
-    body = await _refund(refund_env.api, paid.order_id, buyer.headers)
+    body = await accepted_refund(refund_env.api, paid.order_id, buyer.headers)
 
     async def shows_retrying() -> bool:
         [(status, _, reason)] = (await snapshot(stack, paid)).refunds
@@ -96,7 +88,7 @@ async def test_a_pending_refund_is_settled_by_polling_stripe(
         stack, refund_env.settings, refund_env.emulator, user_id=buyer.user_id, movies=movies,
         prices=[Decimal("4.00")], card=PENDING_THEN_SUCCEEDED,
     )  # fmt: skip
-    body = await _refund(refund_env.api, paid.order_id, buyer.headers)
+    body = await accepted_refund(refund_env.api, paid.order_id, buyer.headers)
     handle = stack.client.get_workflow_handle(
         refund_workflow_id(body["refund_id"]), result_type=RefundResult
     )
@@ -122,7 +114,7 @@ async def test_a_pending_refund_is_settled_by_a_stripe_event_signal(
     )  # fmt: skip
     # Polls would come only after an hour: the event must be what settles it.
     async with refund_env.api_with(stack, refund_poll_interval_seconds=3600) as api:
-        body = await _refund(api, paid.order_id, buyer.headers)
+        body = await accepted_refund(api, paid.order_id, buyer.headers)
     handle = stack.client.get_workflow_handle(
         refund_workflow_id(body["refund_id"]), result_type=RefundResult
     )
