@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
@@ -210,3 +211,35 @@ async def test_a_delayed_payment_whose_success_webhook_was_lost_is_reconciled(
     assert await _reconcile(shop, order_id) == ReconcileResult(checked=1, recorded_paid=1)
     await order_status_becomes(stack, order_id, "paid")
     assert not await _processing(shop, me, order_id)
+
+
+async def test_payments_in_flight_do_not_starve_an_open_session_out_of_reconciling(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    in_flight = []
+    for price in ("2.00", "3.00"):
+        payer = await buyer(client, stack)
+        order_id = await pending_order(client, payer, await movies(client, stack, price))
+        in_flight.append(await _pay_delayed(shop, payer, order_id, ASYNC_SUCCEEDS))
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "6.00"))
+    lost = (await shop.checkout_ok(me, order_id))["session_id"]
+    await shop.fault("webhooks", "drop", count=2)  # its payment's webhooks are lost
+    assert (await shop.pay(lost)).status_code == 200
+    await asyncio.sleep(1)
+    assert (await order_row(stack, order_id)).status == "pending"
+    # All three sessions are years old; every other test's are younger than the minimum age
+    # below, so the batch is these three alone, the in-flight ones oldest by id.
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE checkout_sessions SET created_at = now() - interval '11 years' "
+                "WHERE stripe_session_id = ANY(:s)"
+            ),
+            {"s": [*in_flight, lost]},
+        )
+
+    result = await _reconcile(shop, None, min_age_seconds=10 * 365 * 86400, batch_size=2)
+
+    assert result == ReconcileResult(checked=2, recorded_paid=1, still_open=1)
+    await order_status_becomes(stack, order_id, "paid")
