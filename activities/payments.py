@@ -98,10 +98,12 @@ class PaymentActivities:
 
     @activity.defn(name=LOAD_ORDER)
     async def load_checkout_order(self, data: LoadCheckoutOrder) -> CheckoutOrder:
-        """The order's status and its sessions still open by our rows (an earlier run's)."""
+        """The order's status, its sessions still open by our rows (an earlier run's) and the
+        one whose delayed payment is in flight."""
         async with transaction(self._sessions) as session:
             order = await repo.order_ref(session, data.order_id)
             found = await repo.open_sessions(session, data.order_id)
+            processing = await repo.processing_session(session, data.order_id)
         if order is None:
             raise _order_not_found(data.order_id)
         return CheckoutOrder(
@@ -109,6 +111,8 @@ class PaymentActivities:
             open_sessions=[
                 OpenCheckoutSession(s.stripe_session_id, s.url, s.expires_at) for s in found
             ],
+            processing_session_id=processing.stripe_session_id if processing else None,
+            processing_since=processing.since if processing else None,
         )
 
     @activity.defn(name=CREATE_SESSION)

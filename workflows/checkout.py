@@ -31,11 +31,15 @@ from temporalio import workflow
 
 from workflows.checkout_payment import CheckoutPayments
 from workflows.checkout_policy import (
+    ADOPT_PAYMENT_IN_FLIGHT,
     ASYNC_FAILED,
+    ASYNC_PAYMENT_IN_FLIGHT,
     ASYNC_SUCCEEDED,
     COMPLETED,
     EXPIRED,
+    LOAD_BEFORE_SESSION,
     PAYMENT_FAILED,
+    REARM_TIMER,
     REUSE_MARGIN,
 )
 from workflows.checkout_sessions import ACTIVITY_FAILED, error_type
@@ -51,13 +55,6 @@ with workflow.unsafe.imports_passed_through():
         CheckoutStatus,
     )
     from workflows.stripe_events import STRIPE_EVENT_SIGNAL, StripeEventSignal
-
-# Patch id (never rename): a run started before it made its first session before loading the
-# order; from it on, the order (and the sessions an earlier run left open) is loaded first.
-LOAD_BEFORE_SESSION = "load-order-before-first-session"
-# Patch id (never rename): a run started before it kept the timer it set when it began waiting,
-# so a session made during that wait was not watched; from it on, the wait is re-armed.
-REARM_TIMER = "rearm-timer-when-wake-changes"
 
 
 @workflow.defn(name="CheckoutWorkflow")
@@ -170,7 +167,7 @@ class CheckoutWorkflow(CheckoutPayments):
                     self._outcome is None
                     and self._processing is None
                     and event.object_id not in self._async_failed
-                    and workflow.patched("async-payment-in-flight")
+                    and workflow.patched(ASYNC_PAYMENT_IN_FLIGHT)
                 ):
                     await self._payment_in_flight(event.object_id)
                 self._set_state("awaiting_async_payment")
@@ -236,6 +233,10 @@ class CheckoutWorkflow(CheckoutPayments):
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelCheckout) -> CancelCheckoutResult:
         async with self._lock:
+            if workflow.patched(ADOPT_PAYMENT_IN_FLIGHT):
+                # With update-with-start (a lost run) this runs before `run`: load the order
+                # first, so a payment in flight the lost run saw decides here too.
+                await self._load_order()
             if self._outcome is not None:
                 return CancelCheckoutResult("not_pending", self._status.order_status or "")
             if self._processing is not None:  # the money in flight decides

@@ -113,6 +113,11 @@ class CheckoutOrder:
     # open (or closes it at Stripe before making a new one) instead of opening a second one.
     # Histories recorded before it existed load none.
     open_sessions: list[OpenCheckoutSession] = field(default_factory=list)
+    # The session whose delayed payment an earlier run saw in flight, and since when: a run that
+    # replaces a lost one waits for that money as the lost run did. None in histories recorded
+    # before they existed.
+    processing_session_id: str | None = None
+    processing_since: datetime | None = None
 
 
 @dataclass

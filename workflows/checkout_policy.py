@@ -18,8 +18,22 @@ SEND_RECEIPT = "send_receipt"
 SET_PAYMENT_PROCESSING = "set_payment_processing"
 # RefundActivities (activities/refunds.py): opens the refund of a payment no order took.
 OPEN_UNAPPLIED_REFUND = "open_unapplied_payment_refund"
-# The patch id under which every step but the receipt runs as a local activity.
+
+# CheckoutWorkflow's patch ids (never rename: recorded histories refer to them).
+# Every step but the receipt runs as a local activity.
 LOCAL_ACTIVITIES = "local-activities"
+# A run started before it made its first session before loading the order; from it on, the
+# order (and the sessions an earlier run left open) is loaded first.
+LOAD_BEFORE_SESSION = "load-order-before-first-session"
+# A run started before it kept the timer it set when it began waiting, so a session made during
+# that wait was not watched; from it on, the wait is re-armed.
+REARM_TIMER = "rearm-timer-when-wake-changes"
+# A session completed unpaid (a delayed payment method) puts the run into waiting for the money.
+ASYNC_PAYMENT_IN_FLIGHT = "async-payment-in-flight"
+# A run that replaces a lost one takes over the delayed payment that run saw in flight (it waits
+# for it and refuses a cancel), and a cancel loads the order first (update-with-start runs the
+# cancel before `run`).
+ADOPT_PAYMENT_IN_FLIGHT = "adopt-payment-in-flight"
 
 STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
 # Stripe measures from its clock when the activity runs, a little after the workflow decided.

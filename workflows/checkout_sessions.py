@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimedOut
 
 from workflows.checkout_policy import (
+    ADOPT_PAYMENT_IN_FLIGHT,
     CREATE_RETRY,
     CREATE_SESSION,
     DB_RETRY,
@@ -90,7 +91,8 @@ class CheckoutSessions:
         """Once per run, under the lock, before its first session: the order's status, and the
         sessions an earlier run of the order made that our rows still hold open (that run was
         terminated or failed). This run adopts them: the page already open is handed out
-        again, or closed at Stripe before a new one is made, never left open beside it."""
+        again, or closed at Stripe before a new one is made, never left open beside it; and a
+        delayed payment that run saw in flight is waited for here too."""
         if self._loaded:
             return
         order = await self._activity(
@@ -108,6 +110,17 @@ class CheckoutSessions:
             if found.session_id not in known:
                 self._sessions.append(Session(found.session_id, found.url, found.expires_at))
                 self._status.sessions_adopted += 1
+        if (
+            order.processing_session_id is not None
+            and self._processing is None
+            and workflow.patched(ADOPT_PAYMENT_IN_FLIGHT)
+        ):
+            # The lost run saw that session's delayed payment in flight: wait for it as that
+            # run would have, counting from when it began (not from this run's start).
+            self._processing = order.processing_session_id
+            self._processing_since = order.processing_since or workflow.now()
+            self._status.processing_session_id = self._processing
+            self._status.processing_since = self._processing_since
 
     # --- when the run looks by itself ------------------------------------------------------
     def _has_work(self) -> bool:

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
@@ -21,29 +21,36 @@ async def stale_sessions(
     session: AsyncSession, min_age_seconds: int, limit: int, order_id: int | None = None
 ) -> list[tuple[str, int]]:
     """(session id, order id) of sessions still open in our rows (or whose delayed payment is
-    processing), of pending orders (of
-    `order_id` only, when given), made at least `min_age_seconds` ago; oldest first, at most
-    `limit`. A session leaves the list once handed on (paid: complete; expired: expired)."""
+    processing), of pending orders (of `order_id` only, when given), made at least
+    `min_age_seconds` ago; at most `limit`. A session leaves the list once handed on (paid:
+    complete; expired: expired).
+
+    A delayed payment stays in flight for days, so its session comes back run after run: open
+    sessions come first (oldest first), and processing ones take at most half of a batch that
+    open ones would fill (all of what they leave), so neither kind starves the other."""
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, min_age_seconds)
-    query = (
+    base = (
         select(CheckoutSession.stripe_session_id, CheckoutSession.order_id)
         .join(Order, Order.id == CheckoutSession.order_id)
-        .where(
-            # A completed session whose delayed payment is in flight may still be paid.
-            or_(
-                CheckoutSession.status == CheckoutSessionStatus.OPEN,
-                CheckoutSession.payment_processing.is_(True),
-            ),
-            Order.status == OrderStatus.PENDING,
-            CheckoutSession.created_at <= cutoff,
-        )
+        .where(Order.status == OrderStatus.PENDING, CheckoutSession.created_at <= cutoff)
         .order_by(CheckoutSession.id)
         .limit(limit)
     )
     if order_id is not None:
-        query = query.where(CheckoutSession.order_id == order_id)
-    rows = await session.execute(query)
-    return [(str(sid), int(oid)) for sid, oid in rows.all()]
+        base = base.where(CheckoutSession.order_id == order_id)
+    plain = await session.execute(
+        base.where(
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+            CheckoutSession.payment_processing.is_(False),
+        )
+    )
+    # A completed session whose delayed payment is in flight may still be paid.
+    processing = await session.execute(base.where(CheckoutSession.payment_processing.is_(True)))
+    open_rows, processing_rows = list(plain.all()), list(processing.all())
+    reserved = min(len(processing_rows), limit // 2)
+    chosen = open_rows[: limit - reserved]
+    chosen += processing_rows[: limit - len(chosen)]
+    return [(str(sid), int(oid)) for sid, oid in chosen]
 
 
 def unknown_session(session_id: str) -> CheckoutSessionInfo:

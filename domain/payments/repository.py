@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,6 +163,42 @@ async def open_sessions(session: AsyncSession, order_id: int) -> list[OpenSessio
         .order_by(CheckoutSession.id)
     )
     return [OpenSession(sid, url, expires_at) for sid, url, expires_at in rows]
+
+
+@dataclass(frozen=True)
+class ProcessingSession:
+    stripe_session_id: str
+    since: datetime
+
+
+async def processing_session(session: AsyncSession, order_id: int) -> ProcessingSession | None:
+    """The order's session whose delayed payment is in flight, and since when: the row's last
+    change, which is the one that marked it processing (it is complete from then on, so nothing
+    else updates it until the money lands or fails)."""
+    row = (
+        await session.execute(
+            select(CheckoutSession.stripe_session_id, CheckoutSession.updated_at)
+            .where(
+                CheckoutSession.order_id == order_id,
+                CheckoutSession.payment_processing.is_(True),
+            )
+            .order_by(CheckoutSession.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return None if row is None else ProcessingSession(str(row[0]), row[1])
+
+
+async def has_live_sessions(session: AsyncSession, order_id: int) -> bool:
+    """Whether a session of the order is open by our rows, or its delayed payment in flight."""
+    query = select(CheckoutSession.id).where(
+        CheckoutSession.order_id == order_id,
+        or_(
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+            CheckoutSession.payment_processing.is_(True),
+        ),
+    )
+    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def set_session_status(

@@ -62,8 +62,9 @@ async def refuse_settled(session: AsyncSession, order_id: int) -> None:
 
 
 async def has_open_sessions(session: AsyncSession, order_id: int) -> bool:
-    """Whether our rows hold a Stripe page of the order still open (one a lost run made)."""
-    return bool(await repo.open_session_ids(session, order_id))
+    """Whether our rows hold a Stripe page of the order still open (one a lost run made), or
+    one whose delayed payment is in flight: either way a run must decide, not a plain cancel."""
+    return await repo.has_live_sessions(session, order_id)
 
 
 async def cancel_without_checkout(session: AsyncSession, order_id: int) -> None:

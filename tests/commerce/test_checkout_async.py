@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
@@ -210,3 +211,72 @@ async def test_a_delayed_payment_whose_success_webhook_was_lost_is_reconciled(
     assert await _reconcile(shop, order_id) == ReconcileResult(checked=1, recorded_paid=1)
     await order_status_becomes(stack, order_id, "paid")
     assert not await _processing(shop, me, order_id)
+
+
+async def test_a_run_replacing_a_lost_one_waits_for_the_payment_in_flight(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "8.00"))
+    session_id = await _pay_delayed(shop, me, order_id, ASYNC_SUCCEEDS)
+    handle = stack.client.get_workflow_handle(checkout_workflow_id(order_id))
+    since = (await handle.query(CheckoutWorkflow.status)).processing_since
+    assert since is not None
+    await asyncio.sleep(2)  # the replacement starts well after the money went in flight
+    await handle.terminate("test: the run is lost")
+
+    # No run: the cancel starts one (the money in flight is for a run to decide on, not a plain
+    # cancel), which refuses as the lost run would have; so do checkouts.
+    cancel = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert cancel.status_code == 409, cancel.text
+    assert cancel.json()["error"] == "payment_processing"
+    await _refused_while_processing(shop, me, order_id)
+    replacement = stack.client.get_workflow_handle(checkout_workflow_id(order_id))
+    status = await replacement.query(CheckoutWorkflow.status)
+    assert status.processing_session_id == session_id and status.sessions_made == 0
+    # It waits counting from when the money went in flight, not from its own start.
+    assert status.processing_since is not None
+    assert abs((status.processing_since - since).total_seconds()) < 1
+
+    await _settle_at_stripe(shop)
+    await order_status_becomes(stack, order_id, "paid")
+    payments = await rows(stack, "SELECT stripe_checkout_session_id, amount, applied "
+                          "FROM payments WHERE order_id = :o", o=order_id)  # fmt: skip
+    assert [(s, str(a), applied) for s, a, applied in payments] == [(session_id, "8.00", True)]
+    await wait_for_mail(stack.mail, me.email, "receipt")
+    assert not await _processing(shop, me, order_id)
+    await asyncio.wait_for(replacement.result(), timeout=30)
+    assert me.email not in history_text(await replacement.fetch_history())
+    await maybe_record(replacement, "checkout_async_payment_adopted")
+
+
+async def test_payments_in_flight_do_not_starve_an_open_session_out_of_reconciling(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    in_flight = []
+    for price in ("2.00", "3.00"):
+        payer = await buyer(client, stack)
+        order_id = await pending_order(client, payer, await movies(client, stack, price))
+        in_flight.append(await _pay_delayed(shop, payer, order_id, ASYNC_SUCCEEDS))
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "6.00"))
+    lost = (await shop.checkout_ok(me, order_id))["session_id"]
+    await shop.fault("webhooks", "drop", count=2)  # its payment's webhooks are lost
+    assert (await shop.pay(lost)).status_code == 200
+    await asyncio.sleep(1)
+    assert (await order_row(stack, order_id)).status == "pending"
+    # All three sessions are years old; every other test's are younger than the minimum age
+    # below, so the batch is these three alone, the in-flight ones oldest by id.
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE checkout_sessions SET created_at = now() - interval '11 years' "
+                "WHERE stripe_session_id = ANY(:s)"
+            ),
+            {"s": [*in_flight, lost]},
+        )
+
+    result = await _reconcile(shop, None, min_age_seconds=10 * 365 * 86400, batch_size=2)
+
+    assert result == ReconcileResult(checked=2, recorded_paid=1, still_open=1)
+    await order_status_becomes(stack, order_id, "paid")

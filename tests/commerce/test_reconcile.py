@@ -42,11 +42,15 @@ from workflows.reconcile_messages import (
 
 
 async def _reconcile(
-    shop: Shop, order_id: int, record_as: str | None = None, min_age_seconds: int = 0
+    shop: Shop,
+    order_id: int | None,
+    record_as: str | None = None,
+    min_age_seconds: int = 0,
+    batch_size: int = 100,
 ) -> ReconcileResult:
     handle = await shop.stack.client.start_workflow(
         CheckoutReconcileWorkflow.run,
-        ReconcileInput(min_age_seconds=min_age_seconds, order_id=order_id),
+        ReconcileInput(min_age_seconds=min_age_seconds, batch_size=batch_size, order_id=order_id),
         id=f"reconcile-test-{uuid.uuid4().hex[:8]}",
         task_queue=shop.settings.temporal_task_queue,
     )
