@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from quart import Quart, Request
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from temporalio.client import Client
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
 
 from api import (
     accounts,
@@ -42,7 +45,45 @@ log = logging.getLogger("cinema.api")
 
 
 class JSONRequest(Request):
-    """A request whose bad JSON (syntax or encoding) is a clear 400, never a 500."""
+    """A request whose bad JSON (syntax or encoding) is a clear 400, never a 500, and whose
+    body limit is its route's own when the route has one (an upload), else MAX_CONTENT_LENGTH.
+
+    The limit must be known when the request is made: the body is read (and refused past the
+    limit) as it arrives, before any handler runs. So the endpoint is found here, from the
+    path, for the few routes listed in `body_limits`; create_app sets both class attributes
+    on a subclass of its own."""
+
+    body_limits: ClassVar[Mapping[str, int]] = {}
+    url_map: ClassVar[Map | None] = None
+
+    def __init__(
+        self,
+        method: str,
+        scheme: str,
+        path: str,
+        *args: Any,
+        max_content_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        route_limit = self._route_body_limit(method, path)
+        if route_limit is not None:
+            max_content_length = route_limit
+        super().__init__(
+            method, scheme, path, *args, max_content_length=max_content_length, **kwargs
+        )
+        if route_limit is not None:
+            # The form parser reads this property (else it falls back to the app's config).
+            self.max_content_length = route_limit
+
+    @classmethod
+    def _route_body_limit(cls, method: str, path: str) -> int | None:
+        if not cls.body_limits or cls.url_map is None or method not in ("POST", "PUT", "PATCH"):
+            return None
+        try:
+            endpoint, _ = cls.url_map.bind("localhost").match(path, method)
+        except HTTPException:  # no such route, wrong method, a redirect: the default applies
+            return None
+        return cls.body_limits.get(str(endpoint))
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or self.is_json):
@@ -62,7 +103,12 @@ class JSONRequest(Request):
 
 def create_app(settings: Settings, *, temporal_client: Client | None = None) -> Quart:
     app = Quart("cinema")
-    app.request_class = JSONRequest
+
+    class AppRequest(JSONRequest):
+        body_limits = profiles.upload_body_limits(settings)
+        url_map = app.url_map
+
+    app.request_class = AppRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         BODY_TIMEOUT=30,

@@ -12,6 +12,7 @@ from quart_schema import hide, security_scheme, tag_blueprint, validate_response
 from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
 from api.services import services
+from domain.config import Settings
 from domain.errors import InvalidFields, NotFound
 from domain.media import MEDIA_TYPES
 from domain.models import Gender
@@ -25,7 +26,10 @@ tag_blueprint(bp, ["profiles"])
 media_bp = Blueprint("media", __name__, url_prefix="/media")
 
 AVATAR_URL_PREFIX = "/media/avatars"
-_FORM_OVERHEAD = 64 * 1024  # the text fields and multipart headers around the avatar
+# The text fields and multipart headers around the avatar: the avatar routes take a body this
+# much larger than AVATAR_MAX_BYTES, whatever MAX_REQUEST_BYTES is (upload_body_limits), so an
+# avatar at the cap always fits and one past it is our own 413 `avatar_too_large`.
+FORM_OVERHEAD = 64 * 1024
 _CHUNK = 64 * 1024
 _YEAR = 365 * 24 * 3600
 
@@ -40,6 +44,12 @@ class ProfileOut(BaseModel):
     age: int | None = Field(description="Whole years today, by the calendar.")
     info: str | None
     avatar: str | None = Field(description="Where the avatar is served, e.g. /media/avatars/….")
+
+
+def upload_body_limits(settings: Settings) -> dict[str, int]:
+    """The body limit of each route that takes an avatar (api/app.py applies it)."""
+    limit = settings.avatar_max_bytes + FORM_OVERHEAD
+    return {f"{bp.name}.{view}": limit for view in ("create", "update")}
 
 
 def avatar_storage() -> LocalMediaStorage:
@@ -62,7 +72,7 @@ async def _parse_input() -> tuple[ProfileFields, service.AvatarChange | None]:
     """The text fields (multipart form or JSON) and what to do with the avatar, if anything."""
     cap = services().settings.avatar_max_bytes
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        if request.content_length is not None and request.content_length > cap + _FORM_OVERHEAD:
+        if request.content_length is not None and request.content_length > cap + FORM_OVERHEAD:
             raise AvatarTooLarge(f"The avatar may be at most {cap} bytes.")
         form, files = await request.form, await request.files
         raw: dict[str, Any] = {key: form.get(key) for key in form if key != "avatar"}

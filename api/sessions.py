@@ -23,8 +23,7 @@ from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
 from domain.accounts import sessions as account_sessions
-from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired, WrongPassword
-from domain.accounts.repository import get_credentials
+from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
 from domain.redis_store import deny_access_token, deny_session
@@ -186,28 +185,26 @@ async def me() -> MeResponse:
 @require_user
 @validate_request(ChangePasswordRequest)
 @validate_response(MessageResponse, 200)
-@error_responses(400, 401, 422, 429, 503)
+@error_responses(400, 401, 409, 422, 429, 503)
 @security_scheme(BEARER)
 async def change_password(data: ChangePasswordRequest) -> MessageResponse:
-    """Change the password (old one required). Every other session is logged out; this one
-    stays. The owner gets a notice email."""
+    """Change the password (old one required; a wrong one is 400 `wrong_password`, the same
+    one again 409 `password_unchanged`). Every other session is logged out; this one stays.
+    The owner gets a notice email."""
     svc = services()
     s = svc.settings
     user, claims = current_user(), current_claims()
     await rate_limit(
         "change-password", str(user.id), s.rate_limit_login, s.rate_limit_login_window_seconds, 5
     )
-    async with svc.autocommit.connect() as conn:
-        credentials = await get_credentials(conn, user.email)
-    hashed = credentials.hashed_password if credentials else None
-    if not (await svc.hasher.verify(data.old_password, hashed))[0]:
-        raise WrongPassword()
     await account_sessions.change_password(
+        svc.autocommit,
         svc.sessions,
         svc.redis,
         svc.hasher,
         s.access_token_ttl_seconds,
-        user.id,
+        user,
+        data.old_password,
         data.new_password,
         keep_session=claims.family_id,
     )

@@ -135,10 +135,12 @@ class Settings(BaseSettings):
     # Uploaded media (avatars) live under this folder; avatars are served at /media/avatars/.
     media_root: Path = Path(".stack/media")
     # An avatar upload is refused (413) past this size, while it is read; and (422) past this
-    # many pixels, from its header, before it is decoded.
+    # many pixels, from its header, before it is decoded. The avatar routes' body limit is this
+    # plus the form's overhead (api/profiles.py), not max_request_bytes.
     avatar_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=20 * 1024 * 1024)
     avatar_max_pixels: int = Field(default=4096 * 4096, ge=64 * 64, le=10_000 * 10_000)
 
+    # Every request body but an avatar upload's (above).
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Register and resend never answer faster than this, so timing tells nothing about an email.
     anti_enumeration_floor_seconds: float = Field(default=0.35, ge=0)

@@ -127,6 +127,20 @@ async def set_password_hash(
     await db.execute(update(User).where(User.id == user_id).values(hashed_password=hashed_password))
 
 
+async def replace_password_hash(
+    session: AsyncSession, user_id: int, expected_hash: str, hashed_password: str
+) -> bool:
+    """Set the new hash only if the stored one is still `expected_hash` (the one the current
+    password was checked against); False when another change came first."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.hashed_password == expected_hash)
+        .values(hashed_password=hashed_password)
+        .returning(User.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def set_group(session: AsyncSession, email: str, group: UserGroup) -> int | None:
     """Move the user with this email into `group`; their very next request sees it."""
     result = await session.execute(

@@ -66,17 +66,33 @@ async def authenticate(
 ) -> Credentials:
     """Check email and password. `db` is an autocommit engine: each statement is its own
     short connection, so no pooled connection is held while the password hash is computed."""
-    async with db.connect() as conn:
-        user = await repo.get_credentials(conn, email)
-    ok, new_hash = await hasher.verify(password, user.hashed_password if user else None)
-    if user is None or not ok:
+    verified = await verify_password(db, hasher, email, password)
+    if verified is None:
         raise InvalidCredentials()
+    user, new_hash = verified
     if not user.is_active:
         raise AccountNotActivated()
     if new_hash is not None:  # argon2 parameters changed since this hash was made
         async with db.connect() as conn:
             await repo.set_password_hash(conn, user.id, new_hash)
     return user
+
+
+async def verify_password(
+    db: AsyncEngine, hasher: PasswordHasher, email: str, password: str
+) -> tuple[Credentials, str | None] | None:
+    """The account with this email and, if its hash was made with older argon2 parameters, a
+    new hash of `password`; None when the email is unknown or the password wrong (an unknown
+    email costs a hash too, so timing tells the two apart no more than the answer does).
+
+    The one password check: login and change-password both use it. `db` is an autocommit
+    engine; no connection is held while the hash is computed."""
+    async with db.connect() as conn:
+        user = await repo.get_credentials(conn, email)
+    ok, new_hash = await hasher.verify(password, user.hashed_password if user else None)
+    if user is None or not ok:
+        return None
+    return user, new_hash
 
 
 def _mint_pair(tokens: TokenService, user_id: int, family_id: str) -> tuple[TokenPair, str]:

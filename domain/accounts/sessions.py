@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.accounts import repository as repo
+from domain.accounts.errors import PasswordUnchanged, WrongPassword
+from domain.accounts.repository import AuthUser
+from domain.accounts.service import verify_password
 from domain.db import transaction
 from domain.models import RefreshToken, User
 from domain.redis_store import deny_session
@@ -65,18 +68,35 @@ async def revoke_user_sessions(
 
 
 async def change_password(
+    db: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     redis: Redis,
     hasher: PasswordHasher,
     access_ttl_seconds: int,
-    user_id: int,
+    user: AuthUser,
+    old_password: str,
     new_password: str,
     keep_session: str,
 ) -> int:
-    """Store the new hash and end every other session in one transaction."""
+    """Change-password: `old_password` checked like a login's (WrongPassword), a new password
+    equal to it refused (PasswordUnchanged), then the new hash stored and every session but
+    `keep_session` ended in one transaction. Returns how many sessions were ended.
+
+    `db` is the autocommit engine for the check (no connection held while hashing). The hash is
+    replaced only if it is still the one the old password was checked against, so of two
+    concurrent changes with the same old password one wins and the other is WrongPassword."""
+    verified = await verify_password(db, hasher, user.email, old_password)
+    if verified is None or verified[0].id != user.id:
+        raise WrongPassword()
+    # The old password is the current one, so comparing the two strings is enough (no hash).
+    if new_password == old_password:
+        raise PasswordUnchanged()
     hashed = await hasher.hash(new_password)
     async with transaction(sessions) as session:
-        await repo.set_password_hash(session, user_id, hashed)
+        if not await repo.replace_password_hash(
+            session, user.id, verified[0].hashed_password, hashed
+        ):
+            raise WrongPassword()
         return await revoke_user_sessions(
-            session, redis, access_ttl_seconds, user_id, except_session=keep_session
+            session, redis, access_ttl_seconds, user.id, except_session=keep_session
         )

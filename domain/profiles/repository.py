@@ -8,17 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import User, UserProfile
+from domain.accounts.errors import UserNotFound
+from domain.db import constraint_name
+from domain.models import UserProfile
 from domain.profiles.errors import ProfileExists
 
 # Ids are BIGINT: a larger id in a URL names nothing, and must not reach the driver.
 MAX_ID = 2**63 - 1
-
-
-async def user_exists(session: AsyncSession, user_id: int) -> bool:
-    if not 0 < user_id <= MAX_ID:
-        return False
-    return (await session.execute(select(User.id).where(User.id == user_id))).first() is not None
+# The constraints insert_profile answers for (domain/models/accounts.py, naming convention).
+ONE_PROFILE_PER_USER = "uq_user_profiles_user_id"
+PROFILE_USER_FK = "fk_user_profiles_user_id_users"
 
 
 async def get_profile(
@@ -35,13 +34,22 @@ async def get_profile(
 async def insert_profile(
     session: AsyncSession, user_id: int, values: dict[str, Any]
 ) -> UserProfile:
-    """The new row; ProfileExists when the user has one (the unique user_id decides, so two
-    concurrent creates cannot both succeed)."""
+    """The new row. ProfileExists when the user has one (the unique user_id decides, so two
+    concurrent creates cannot both succeed); UserNotFound when there is no such user (the
+    foreign key decides, so a user deleted meanwhile is one too). Any other integrity error is
+    a bug and propagates."""
+    if not 0 < user_id <= MAX_ID:
+        raise UserNotFound()
     profile = UserProfile(user_id=user_id, **values)
     session.add(profile)
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
-        raise ProfileExists() from None
+    except IntegrityError as exc:
+        name = constraint_name(exc)
+        if name == ONE_PROFILE_PER_USER:
+            raise ProfileExists() from None
+        if name == PROFILE_USER_FK:
+            raise UserNotFound() from None
+        raise
     return profile

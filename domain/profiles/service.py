@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from domain.accounts.errors import UserNotFound
 from domain.accounts.repository import AuthUser
 from domain.db import SessionFactory, transaction
 from domain.errors import PermissionDenied
@@ -97,8 +96,6 @@ async def save(
             if avatar is not None:
                 values["avatar"] = new_key
             if create:
-                if not await repository.user_exists(session, user_id):
-                    raise UserNotFound()
                 profile = await repository.insert_profile(session, user_id, values)
             else:
                 found = await repository.get_profile(session, user_id, for_update=True)

@@ -70,6 +70,59 @@ async def test_change_password_refuses_bad_input_and_changes_nothing(
     assert await _status(client, tokens["access_token"]) == 200
 
 
+async def test_the_current_password_as_the_new_one_is_409_and_changes_nothing(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    mine, other = await login(client, email), await login(client, email)
+    same = await client.post(
+        "/accounts/change-password/",
+        json={"old_password": PASSWORD, "new_password": PASSWORD},
+        headers=bearer(mine["access_token"]),
+    )
+    assert same.status_code == 409, await same.get_data(as_text=True)
+    body = await same.get_json()
+    assert body["error"] == "password_unchanged"
+    assert PASSWORD not in await same.get_data(as_text=True)
+    # Nothing happened: the other session lives on and the password still logs in.
+    assert await _status(client, other["access_token"]) == 200
+    again = await client.post("/accounts/refresh/", json={"refresh_token": other["refresh_token"]})
+    assert again.status_code == 200
+    await login(client, email)
+
+
+async def test_two_concurrent_changes_from_the_same_old_password_one_wins(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """Both check the old password before either stores its hash; the hash is replaced only
+    if it is still the one checked, so the second is told the old password no longer holds."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    first, second = await login(client, email), await login(client, email)
+    candidates = {"N3w$ecretOne": first, "N3w$ecretTwo": second}
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/accounts/change-password/",
+                json={"old_password": PASSWORD, "new_password": new},
+                headers=bearer(tokens["access_token"]),
+            )
+            for new, tokens in candidates.items()
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 400], statuses
+    [winner] = [new for new, r in zip(candidates, responses, strict=True) if r.status_code == 200]
+    [loser] = [r for r in responses if r.status_code == 400]
+    assert (await loser.get_json())["error"] == "wrong_password"
+    await login(client, email, winner)
+    for new in candidates:
+        if new != winner:
+            refused = await client.post("/accounts/login/", json={"email": email, "password": new})
+            assert refused.status_code == 401
+
+
 async def test_revoke_user_sessions_user_wide_ends_every_session(
     client: TestClientProtocol, stack: Stack
 ) -> None:

@@ -27,6 +27,16 @@ async def profiles_client(
         yield c
 
 
+@pytest.fixture(scope="module")
+async def default_client(
+    stack: Stack, worker: Any, media_root: Path
+) -> AsyncIterator[TestClientProtocol]:
+    """The default size limits (AVATAR_MAX_BYTES, MAX_REQUEST_BYTES), only the media folder
+    changed."""
+    async with app_client(stack, media_root=media_root) as c:
+        yield c
+
+
 @pytest.fixture
 async def owner(client: TestClientProtocol, stack: Stack) -> Caller:
     """A fresh user per test: each test starts without a profile."""

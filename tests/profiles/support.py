@@ -54,18 +54,34 @@ def jpeg_with_exif() -> bytes:
     return image_bytes("JPEG", exif=exif.tobytes())
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
 def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header claims width x height pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
     )
+
+
+def png_of_size(size: int) -> bytes:
+    """A valid PNG of exactly `size` bytes: a small image whose padding is a private ancillary
+    chunk before IEND (decoders skip it; the re-encode drops it)."""
+    png = image_bytes("PNG")
+    iend = png[-12:]
+    assert iend[4:8] == b"IEND"
+    padding = size - len(png) - 12  # a chunk adds length, type and CRC: 12 bytes
+    assert padding >= 0
+    padded = png[:-12] + png_chunk(b"paDd", b"\x00" * padding) + iend
+    assert len(padded) == size
+    return padded
 
 
 def real_bomb(side: int = 5000) -> bytes:

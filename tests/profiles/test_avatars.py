@@ -11,12 +11,16 @@ import pytest
 from PIL import Image
 from quart.typing import TestClientProtocol
 
+from api.profiles import FORM_OVERHEAD
+from domain.config import Settings
+from tests.conftest import Stack
 from tests.profiles.support import (
     AVATAR_MAX_BYTES,
     Caller,
     image_bytes,
     jpeg_with_exif,
     png_bomb,
+    png_of_size,
     real_bomb,
     stored_files,
     upload,
@@ -141,6 +145,61 @@ async def test_size_cap(
     assert fits.status_code == 201
     _, data = await fetch(c, (await fits.get_json())["avatar"])
     assert len(data) < 1000  # the padding is gone
+
+
+async def test_default_limits_accept_an_avatar_of_exactly_the_cap(
+    default_client: TestClientProtocol, stack: Stack, owner: Caller, media_root: Path
+) -> None:
+    """With the default settings the avatar cap equals the request cap (1 MiB); the form
+    around the avatar must not push a legal avatar over the request limit."""
+    for name in ("avatar_max_bytes", "max_request_bytes"):
+        assert getattr(stack.settings, name) == Settings.model_fields[name].default
+    cap = stack.settings.avatar_max_bytes
+    at_cap = png_of_size(cap)
+    before = stored_files(media_root)
+    over = await create_with(default_client, owner, at_cap + b"\x00")
+    assert over.status_code == 413, await over.get_data(as_text=True)
+    assert (await over.get_json())["error"] == "avatar_too_large"
+    assert stored_files(media_root) == before
+    fits = await create_with(default_client, owner, at_cap)
+    assert fits.status_code == 201, await fits.get_data(as_text=True)
+    served, data = await fetch(default_client, (await fits.get_json())["avatar"])
+    assert served.status_code == 200 and len(data) < 1000  # the padding chunk is gone
+    # Replacing it (PATCH) has the same limit.
+    replaced = await default_client.patch(
+        url(owner.id), files=upload(at_cap), headers=owner.headers
+    )
+    assert replaced.status_code == 200, await replaced.get_data(as_text=True)
+    refused = await default_client.patch(
+        url(owner.id), files=upload(at_cap + b"\x00"), headers=owner.headers
+    )
+    assert refused.status_code == 413
+    assert (await refused.get_json())["error"] == "avatar_too_large"
+
+
+async def test_a_streamed_upload_is_cut_off_at_the_routes_body_limit(
+    default_client: TestClientProtocol, stack: Stack, owner: Caller, media_root: Path
+) -> None:
+    """Without a Content-Length the avatar route's body limit (AVATAR_MAX_BYTES + the form
+    overhead) still holds while the body arrives: the upload is not read to its end."""
+    limit = stack.settings.avatar_max_bytes + FORM_OVERHEAD
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n"
+    )
+    before = stored_files(media_root)
+    headers = {**owner.headers, "Content-Type": "multipart/form-data; boundary=b"}
+    async with default_client.request(url(owner.id), method="POST", headers=headers) as conn:
+        await conn.send(head)
+        chunk = png_of_size(64 * 1024)
+        for _ in range(limit // len(chunk) + 2):
+            await conn.send(chunk)
+        await conn.send(b"\r\n--b--\r\n")
+        await conn.send_complete()
+    response = await conn.as_response()
+    assert response.status_code == 413, (response.headers, await response.get_data(as_text=True))
+    assert (await response.get_json())["error"] == "payload_too_large"
+    assert stored_files(media_root) == before
 
 
 async def test_replace_removes_old_file_after_commit(

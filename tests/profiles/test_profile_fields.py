@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 from quart.typing import TestClientProtocol
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from domain.db import constraint_name, transaction
+from domain.profiles import repository
+from domain.profiles.errors import ProfileExists
 from domain.profiles.rules import age_on
+from tests.conftest import Stack
 from tests.profiles.support import Caller
 
 
@@ -100,6 +105,22 @@ async def test_unknown_user_and_missing_profile(
         kwargs = {} if method == "get" else {"json": {"info": "x"}}
         missing = await getattr(c, method)(url(owner.id), headers=owner.headers, **kwargs)
         assert missing.status_code == 404 and (await body(missing))["error"] == "profile_not_found"
+
+
+async def test_only_the_one_profile_per_user_constraint_is_profile_exists(
+    stack: Stack, owner: Caller, stranger: Caller
+) -> None:
+    """Any other integrity error (here the primary key: an id given twice) is a bug that
+    propagates, never reported as the user already having a profile."""
+    async with transaction(stack.sessions) as session:
+        taken_id = (await repository.insert_profile(session, owner.id, {})).id
+    with pytest.raises(IntegrityError) as caught:
+        async with transaction(stack.sessions) as session:
+            await repository.insert_profile(session, stranger.id, {"id": taken_id})
+    assert constraint_name(caught.value) == "pk_user_profiles"
+    with pytest.raises(ProfileExists):
+        async with transaction(stack.sessions) as session:
+            await repository.insert_profile(session, owner.id, {})
 
 
 # --------------------------------------------------------------------------------- fields
