@@ -72,6 +72,7 @@ class CheckoutWorkflow(CheckoutPayments):
         self._sessions = []
         self._loaded = False
         self._rearm = False
+        self._bundled = None
         self._planned_wake = None
         self._attempts = 0
         self._outcome = None  # set once the order is settled (paid, cancelled)
@@ -92,7 +93,7 @@ class CheckoutWorkflow(CheckoutPayments):
         async with self._lock:
             await self._load_order()
             self._set_state("awaiting_payment" if self._outcome is None else "settled")
-        self._rearm = workflow.patched(REARM_TIMER)
+        self._rearm = self._patched(REARM_TIMER)
         while True:
             self._planned_wake = self._wake_at()
             try:
@@ -167,7 +168,7 @@ class CheckoutWorkflow(CheckoutPayments):
                     self._outcome is None
                     and self._processing is None
                     and event.object_id not in self._async_failed
-                    and workflow.patched(ASYNC_PAYMENT_IN_FLIGHT)
+                    and self._patched(ASYNC_PAYMENT_IN_FLIGHT)
                 ):
                     await self._payment_in_flight(event.object_id)
                 self._set_state("awaiting_async_payment")
@@ -207,7 +208,7 @@ class CheckoutWorkflow(CheckoutPayments):
     @workflow.update(name="checkout_session")
     async def checkout_session(self, _: CheckoutSessionRequest) -> CheckoutSessionResult:
         async with self._lock:  # two calls at once: the second waits and gets the same session
-            if workflow.patched(LOAD_BEFORE_SESSION):
+            if self._patched(LOAD_BEFORE_SESSION):
                 # With update-with-start this runs before `run`: load the order first.
                 await self._load_order()
             if self._outcome is not None:
@@ -233,10 +234,16 @@ class CheckoutWorkflow(CheckoutPayments):
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelCheckout) -> CancelCheckoutResult:
         async with self._lock:
-            if workflow.patched(ADOPT_PAYMENT_IN_FLIGHT):
+            if self._patched(ADOPT_PAYMENT_IN_FLIGHT):
                 # With update-with-start (a lost run) this runs before `run`: load the order
                 # first, so a payment in flight the lost run saw decides here too.
                 await self._load_order()
+                if self._outcome == "not_pending" and self._status.order_status == "cancelled":
+                    # This run found the order cancelled: by this same cancel, redone because
+                    # the workflow task that ran it was lost after the cancel committed (the
+                    # API sends the update again), or by another cancel at the same moment.
+                    # Either way the order is cancelled, as asked.
+                    return CancelCheckoutResult("cancelled", "cancelled")
             if self._outcome is not None:
                 return CancelCheckoutResult("not_pending", self._status.order_status or "")
             if self._processing is not None:  # the money in flight decides

@@ -34,6 +34,20 @@ ASYNC_PAYMENT_IN_FLIGHT = "async-payment-in-flight"
 # for it and refuses a cancel), and a cancel loads the order first (update-with-start runs the
 # cancel before `run`).
 ADOPT_PAYMENT_IN_FLIGHT = "adopt-payment-in-flight"
+# A run started from it on takes every patch above at once and records this one marker (and one
+# TemporalChangeVersion update) instead of one per patch: a checkout records each patch it
+# meets, and each costs the server a history event and a visibility write. A patch added later
+# gets its own marker, and joins a new bundle when the next one is cut.
+PATCHES_TO_2026_11_27 = "checkout-patches-to-2026-11-27"
+BUNDLED_PATCHES = frozenset(
+    [
+        LOCAL_ACTIVITIES,
+        LOAD_BEFORE_SESSION,
+        REARM_TIMER,
+        ASYNC_PAYMENT_IN_FLIGHT,
+        ADOPT_PAYMENT_IN_FLIGHT,
+    ]
+)
 
 STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
 # Stripe measures from its clock when the activity runs, a little after the workflow decided.

@@ -20,12 +20,14 @@ from temporalio.exceptions import TimeoutError as ActivityTimedOut
 
 from workflows.checkout_policy import (
     ADOPT_PAYMENT_IN_FLIGHT,
+    BUNDLED_PATCHES,
     CREATE_RETRY,
     CREATE_SESSION,
     DB_RETRY,
     DB_TIMEOUT,
     LOAD_ORDER,
     LOCAL_ACTIVITIES,
+    PATCHES_TO_2026_11_27,
     SESSION_MARGIN,
     STRIPE_MIN_SESSION,
     STRIPE_TIMEOUT,
@@ -86,6 +88,7 @@ class CheckoutSessions:
     # the failure must not put the order back into processing.
     _async_failed: set[str]
     _status: CheckoutStatus
+    _bundled: bool | None  # whether this run took the bundled patches (None: not asked yet)
 
     async def _load_order(self) -> None:
         """Once per run, under the lock, before its first session: the order's status, and the
@@ -113,7 +116,7 @@ class CheckoutSessions:
         if (
             order.processing_session_id is not None
             and self._processing is None
-            and workflow.patched(ADOPT_PAYMENT_IN_FLIGHT)
+            and self._patched(ADOPT_PAYMENT_IN_FLIGHT)
         ):
             # The lost run saw that session's delayed payment in flight: wait for it as that
             # run would have, counting from when it began (not from this run's start).
@@ -206,6 +209,19 @@ class CheckoutSessions:
         error = "order_paid" if self._outcome == "paid" else "order_not_pending"
         return CheckoutSessionResult(error=error, order_status=self._status.order_status)
 
+    # --- patches ---------------------------------------------------------------------------
+    def _patched(self, patch_id: str) -> bool:
+        """`workflow.patched(patch_id)`, with the bundle: a run started since it takes every
+        bundled patch on one marker. A run started before it never has the bundle's marker,
+        so on replay it is asked each patch as before. The bundle is asked at a run's first
+        patch, which every kind of run (update- or signal-with-start) meets in its first
+        workflow task, so a run's answer never changes partway."""
+        if patch_id not in BUNDLED_PATCHES:
+            return workflow.patched(patch_id)
+        if self._bundled is None:
+            self._bundled = workflow.patched(PATCHES_TO_2026_11_27)
+        return self._bundled or workflow.patched(patch_id)
+
     # --- state -----------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
         self._status.state = state
@@ -232,7 +248,7 @@ class CheckoutSessions:
         idempotent. They run as local activities (in the worker, inside the workflow task: no
         activity task travels through the server, which halves the server's and the worker's
         work per checkout, see docs/benchmarks.md); runs begun before that keep their kind."""
-        if workflow.patched(LOCAL_ACTIVITIES):
+        if self._patched(LOCAL_ACTIVITIES):
             return await workflow.execute_local_activity(
                 name,
                 arg,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from quart.typing import TestClientProtocol
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 
 from tests.commerce.support import (
     DECLINED_CARD,
@@ -22,6 +24,7 @@ from tests.support import html_of, text_of, wait_for_mail
 from tests.workflows.support import history_text, maybe_record
 from workflows.checkout import CheckoutWorkflow
 from workflows.checkout_messages import CheckoutResult, CheckoutStatus
+from workflows.checkout_policy import PATCHES_TO_2026_11_27
 from workflows.ids import ORDER_ID, USER_ID, checkout_workflow_id
 
 
@@ -101,8 +104,22 @@ async def test_paying_makes_the_order_paid_lists_payment_and_purchases_and_mails
     assert await description.static_summary() == f"Checkout of order {order_id} (user {me.id})"
     attrs = description.typed_search_attributes
     assert attrs.get(ORDER_ID) == order_id and attrs.get(USER_ID) == me.id
-    history = history_text(await handle.fetch_history())
+    events = (await handle.fetch_history()).events
+    history = history_text(WorkflowHistory(handle.id, events))
     assert me.email not in history  # no personal data in what operators read
+    # A new run takes its patches on one marker (the bundle), not one marker and one
+    # TemporalChangeVersion upsert per patch: each is a history event and a visibility write.
+    markers = [
+        e.marker_recorded_event_attributes.details["patch-data"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert [PATCHES_TO_2026_11_27 in m.payloads[0].data.decode() for m in markers] == [True]
+    upserts = [
+        e for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    assert len(upserts) == 1
     await maybe_record(handle, "checkout_paid")
 
 
