@@ -55,6 +55,7 @@ class JSONRequest(Request):
 
     body_limits: ClassVar[Mapping[str, int]] = {}
     url_map: ClassVar[Map | None] = None
+    _prefix_cache: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(
         self,
@@ -79,11 +80,25 @@ class JSONRequest(Request):
     def _route_body_limit(cls, method: str, path: str) -> int | None:
         if not cls.body_limits or cls.url_map is None or method not in ("POST", "PUT", "PATCH"):
             return None
+        if not path.startswith(cls._prefixes()):  # most requests: no routing needed
+            return None
         try:
             endpoint, _ = cls.url_map.bind("localhost").match(path, method)
         except HTTPException:  # no such route, wrong method, a redirect: the default applies
             return None
         return cls.body_limits.get(str(endpoint))
+
+    @classmethod
+    def _prefixes(cls) -> tuple[str, ...]:
+        """The fixed start of each limited route's path (up to its first variable part)."""
+        if cls._prefix_cache is None:
+            assert cls.url_map is not None
+            cls._prefix_cache = tuple(
+                rule.rule.split("<", 1)[0]
+                for rule in cls.url_map.iter_rules()
+                if rule.endpoint in cls.body_limits
+            )
+        return cls._prefix_cache
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or self.is_json):
