@@ -75,7 +75,7 @@ class ReconcileActivities:
             outcome,
             handed_on,
         )
-        return ReconcileOutcome(outcome, handed_on)
+        return ReconcileOutcome(outcome)
 
     def all(self) -> list[object]:
         return [self.list_stale_checkout_sessions, self.reconcile_checkout_session]

@@ -18,6 +18,7 @@ from passlib.context import CryptContext
 
 from domain.accounts.errors import InvalidToken, TokenExpired
 from domain.config import Settings
+from domain.db import MAX_ID
 
 JWT_ALGORITHM = "HS256"  # pinned: the server never takes the algorithm from the token
 TokenType = Literal["access", "refresh"]
@@ -131,7 +132,7 @@ class TokenService:
         if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
             raise InvalidToken()
         user_id = int(sub)
-        if not 0 < user_id < 2**63:
+        if not 0 < user_id <= MAX_ID:
             raise InvalidToken()
         try:
             return TokenClaims(

@@ -45,8 +45,7 @@ class CheckoutReconcileWorkflow:
         )
         for session in stale.sessions:
             await self._reconcile(session)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._result
+        return self._result  # no signal or update handlers: nothing to wait for
 
     async def _reconcile(self, session: StaleCheckoutSession) -> None:
         self._result.checked += 1

@@ -30,7 +30,8 @@ class StaleCheckoutSessions:
 class ReconcileOutcome:
     # paid: handed on as completed | expired: handed on as expired | open: nothing to do yet
     outcome: str
-    handed_on: bool = False  # False when this event had been handed on before
+    # (Recorded histories also carry `handed_on`, no longer sent: the data converter ignores a
+    # field a dataclass does not have, so they still decode.)
 
 
 @dataclass

@@ -59,6 +59,8 @@ DB_RETRY = RetryPolicy(
 # short history.
 MAX_POLL_INTERVAL = timedelta(hours=1)
 FINAL = ("succeeded", "failed", "canceled")
+# Stripe refund statuses that fail a refund, also after it succeeded (the webhook routes an
+# event with one to a late-failure run: domain/payments/events.REFUND_FAILED is this).
 FAILED = ("failed", "canceled")
 # A late-failure run gets its event with its start; it waits this long for it at most.
 LATE_EVENT_WAIT = timedelta(minutes=1)

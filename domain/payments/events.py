@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from domain.db import MAX_ID
+from workflows.refund import FAILED
 from workflows.stripe_events import StripeEventSignal
 
 CHECKOUT_EVENTS = frozenset(
@@ -24,9 +26,9 @@ CHECKOUT_EVENTS = frozenset(
 NO_MONEY = frozenset(["checkout.session.async_payment_failed", "checkout.session.expired"])
 PAYMENT_FAILED = "payment_intent.payment_failed"
 REFUND_EVENTS = frozenset(["refund.created", "refund.updated", "refund.failed"])
-# A refund event with one of these statuses may fail a refund that had succeeded.
-REFUND_FAILED = frozenset(["failed", "canceled"])
-MAX_ID = 2**63 - 1  # bigint
+# A refund event with one of these statuses may fail a refund that had succeeded (the refund
+# workflow's own set: one definition, on the workflow side).
+REFUND_FAILED = FAILED
 # Every event type the service acts on; any other is recorded and ignored. A Stripe webhook
 # endpoint for the service needs only these as its `enabled_events` (README, "Stripe").
 HANDLED_EVENTS = tuple(sorted(CHECKOUT_EVENTS | {PAYMENT_FAILED} | REFUND_EVENTS))

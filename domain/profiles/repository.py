@@ -9,12 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.errors import UserNotFound
-from domain.db import constraint_name
+from domain.db import MAX_ID, constraint_name
 from domain.models import UserProfile
 from domain.profiles.errors import ProfileExists
 
-# Ids are BIGINT: a larger id in a URL names nothing, and must not reach the driver.
-MAX_ID = 2**63 - 1
 # The constraints insert_profile answers for (domain/models/accounts.py, naming convention).
 ONE_PROFILE_PER_USER = "uq_user_profiles_user_id"
 PROFILE_USER_FK = "fk_user_profiles_user_id_users"

@@ -1,5 +1,6 @@
-"""Every refund query. State changes are compare-and-set (`UPDATE … WHERE status IN …`), so an
-activity that runs twice changes nothing the second time.
+"""The refund queries of opening, submitting and reading a refund (settling one is in
+domain/refunds/settlement.py). State changes are compare-and-set (`UPDATE … WHERE status IN …`),
+so an activity that runs twice changes nothing the second time.
 
 Locks are taken in one order, order → payment → refund, each `FOR NO KEY UPDATE` (the rows'
 keys never change), so inserting a refund, which key-share-locks its order and payment through
@@ -12,18 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import (
     Order,
-    OrderItem,
-    OrderStatus,
     Payment,
     PaymentItem,
-    PaymentStatus,
-    Purchase,
     Refund,
     RefundItem,
     RefundReason,
@@ -177,94 +173,6 @@ async def mark_pending(session: AsyncSession, refund_id: int, stripe_refund_id: 
     return result.scalar_one_or_none() is not None
 
 
-async def finish_refund(
-    session: AsyncSession, refund_id: int, status: RefundStatus, failure_reason: str | None
-) -> Refund | None:
-    """requested/pending → `status`; None when it was final already (nothing changes twice)."""
-    stmt = (
-        update(Refund)
-        .where(Refund.id == refund_id, Refund.status.in_(IN_FLIGHT))
-        .values(status=status, failure_reason=failure_reason, completed_at=func.now())
-        .returning(Refund)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def release_amount(session: AsyncSession, payment_id: int, amount: Decimal) -> None:
-    await session.execute(
-        update(Payment)
-        .where(Payment.id == payment_id)
-        .values(refunded_amount=Payment.refunded_amount - amount)
-    )
-
-
-async def succeeded_total(session: AsyncSession, payment_id: int) -> Decimal:
-    stmt = select(func.coalesce(func.sum(Refund.amount), 0)).where(
-        Refund.payment_id == payment_id, Refund.status == RefundStatus.SUCCEEDED
-    )
-    return Decimal((await session.execute(stmt)).scalar_one())
-
-
-async def set_payment_status(session: AsyncSession, payment_id: int, status: PaymentStatus) -> None:
-    await session.execute(update(Payment).where(Payment.id == payment_id).values(status=status))
-
-
-async def revoke_purchases(session: AsyncSession, refund_id: int, payment_id: int) -> None:
-    """Delete the purchases this payment made for the refund's lines."""
-    movies = (
-        select(OrderItem.movie_id)
-        .join(RefundItem, RefundItem.order_item_id == OrderItem.id)
-        .where(RefundItem.refund_id == refund_id)
-    )
-    await session.execute(
-        delete(Purchase).where(Purchase.payment_id == payment_id, Purchase.movie_id.in_(movies))
-    )
-
-
-async def fail_succeeded_refund(
-    session: AsyncSession, refund_id: int, failure_reason: str
-) -> Refund | None:
-    """succeeded → failed (Stripe failed it after reporting success); None when it was not
-    succeeded (applied already, or never succeeded)."""
-    stmt = (
-        update(Refund)
-        .where(Refund.id == refund_id, Refund.status == RefundStatus.SUCCEEDED)
-        .values(status=RefundStatus.FAILED, failure_reason=failure_reason, completed_at=func.now())
-        .returning(Refund)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def restore_purchases(session: AsyncSession, refund_id: int, payment: Payment) -> None:
-    """Give back the purchases a refund's lines had revoked (a movie the buyer owns again by
-    another order stays as it is)."""
-    user_id = select(Order.user_id).where(Order.id == payment.order_id).scalar_subquery()
-    lines = (
-        select(
-            user_id,
-            OrderItem.movie_id,
-            literal(payment.order_id),
-            literal(payment.id),
-            RefundItem.amount,
-        )
-        .join(RefundItem, RefundItem.order_item_id == OrderItem.id)
-        .where(RefundItem.refund_id == refund_id)
-    )
-    await session.execute(
-        pg_insert(Purchase)
-        .from_select(["user_id", "movie_id", "order_id", "payment_id", "price"], lines)
-        .on_conflict_do_nothing(index_elements=[Purchase.user_id, Purchase.movie_id])
-    )
-
-
-async def mark_order_paid_again(session: AsyncSession, order_id: int) -> None:
-    await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.REFUNDED)
-        .values(status=OrderStatus.PAID)
-    )
-
-
 async def refund_owner(session: AsyncSession, refund_id: int) -> tuple[int, int] | None:
     """(order id, user id) of a refund, for starting its workflow; None if no such refund."""
     stmt = (
@@ -274,14 +182,6 @@ async def refund_owner(session: AsyncSession, refund_id: int) -> tuple[int, int]
     )
     row = (await session.execute(stmt)).one_or_none()
     return None if row is None else (int(row[0]), int(row[1]))
-
-
-async def mark_order_refunded(session: AsyncSession, order_id: int) -> None:
-    await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.PAID)
-        .values(status=OrderStatus.REFUNDED)
-    )
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from domain.models import (
     Order,
     OrderStatus,
     Payment,
-    PaymentStatus,
     Refund,
     RefundReason,
     RefundStatus,
 )
 from domain.payments.errors import OrderNotFound
 from domain.refunds import repository as repo
+from domain.refunds import settlement
 from domain.refunds.errors import (
     AlreadyRefunded,
     NothingToRefund,
@@ -214,17 +214,10 @@ async def mark_succeeded(session: AsyncSession, refund_id: int) -> bool:
         return False
     order = await repo.lock_order(session, current.order_id)
     payment = await repo.lock_payment(session, current.payment_id)
-    refund = await repo.finish_refund(session, refund_id, RefundStatus.SUCCEEDED, None)
+    refund = await settlement.finish_refund(session, refund_id, RefundStatus.SUCCEEDED, None)
     if refund is None or order is None or payment is None:
         return False
-    refunded = await repo.succeeded_total(session, payment.id)
-    whole = refunded >= payment.amount
-    status = PaymentStatus.REFUNDED if whole else PaymentStatus.PARTIALLY_REFUNDED
-    await repo.set_payment_status(session, payment.id, status)
-    if payment.applied:
-        await repo.revoke_purchases(session, refund_id, payment.id)
-        if whole:
-            await repo.mark_order_refunded(session, order.id)
+    await settlement.payment_follows(session, refund_id, payment, order.id, succeeded=True)
     return True
 
 
@@ -235,10 +228,10 @@ async def mark_failed(session: AsyncSession, refund_id: int, failure_reason: str
         return False
     await repo.lock_order(session, current.order_id)
     await repo.lock_payment(session, current.payment_id)
-    refund = await repo.finish_refund(session, refund_id, RefundStatus.FAILED, failure_reason)
+    refund = await settlement.finish_refund(session, refund_id, RefundStatus.FAILED, failure_reason)
     if refund is None:
         return False
-    await repo.release_amount(session, refund.payment_id, refund.amount)
+    await settlement.release_amount(session, refund.payment_id, refund.amount)
     return True
 
 
@@ -256,20 +249,11 @@ async def mark_failed_after_success(
         return False
     order = await repo.lock_order(session, current.order_id)
     payment = await repo.lock_payment(session, current.payment_id)
-    refund = await repo.fail_succeeded_refund(session, refund_id, failure_reason)
+    refund = await settlement.finish_refund(
+        session, refund_id, RefundStatus.FAILED, failure_reason, was=[RefundStatus.SUCCEEDED]
+    )
     if refund is None or order is None or payment is None:
         return False
-    await repo.release_amount(session, payment.id, refund.amount)
-    refunded = await repo.succeeded_total(session, payment.id)
-    if refunded <= 0:
-        status = PaymentStatus.SUCCESSFUL
-    elif refunded >= payment.amount:
-        status = PaymentStatus.REFUNDED
-    else:
-        status = PaymentStatus.PARTIALLY_REFUNDED
-    await repo.set_payment_status(session, payment.id, status)
-    if payment.applied:
-        await repo.restore_purchases(session, refund_id, payment)
-        if refunded < payment.amount:
-            await repo.mark_order_paid_again(session, order.id)
+    await settlement.release_amount(session, payment.id, refund.amount)
+    await settlement.payment_follows(session, refund_id, payment, order.id, succeeded=False)
     return True

@@ -105,11 +105,15 @@ async def test_a_paid_session_whose_webhook_was_lost_is_recorded_once_with_its_r
         (f"reconcile:{session_id}:complete", True)
     ]
     # The same session reconciled again (a retried activity, an overlapping run): the event
-    # is recorded already, so it is not handed on twice.
+    # is recorded already, so it is not recorded or handed on twice.
     again = await ActivityEnvironment().run(
         _activities(shop).reconcile_checkout_session, StaleCheckoutSession(session_id, order_id)
     )
-    assert again == ReconcileOutcome("paid", handed_on=False)
+    assert again == ReconcileOutcome("paid")
+    assert await rows(stack, events_sql, s=session_id) == [
+        (f"reconcile:{session_id}:complete", True)
+    ]
+    assert await _payments(stack, order_id) == [(payment_id, True)]
     # The session is settled: the next run has nothing to look at.
     assert await _reconcile(shop, order_id) == ReconcileResult()
 
