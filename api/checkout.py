@@ -19,7 +19,7 @@ from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
 from api.services import services
 from api.temporal import Refusal
-from domain.db import transaction
+from domain.db import MAX_ID, transaction
 from domain.errors import ServiceUnavailable
 from domain.payments import service as payments
 from domain.payments.errors import (
@@ -29,7 +29,6 @@ from domain.payments.errors import (
     PaymentProviderError,
     PaymentProviderUnavailable,
 )
-from domain.payments.events import MAX_ID
 from workflows.checkout_messages import (
     CancelCheckout,
     CancelCheckoutResult,

@@ -22,12 +22,11 @@ from api.checkout import CheckoutSessionOut, open_checkout
 from api.pagination import PageLinks, PageQuery, page_links
 from api.schemas import BEARER, MONEY, MessageResponse, Strict, error_responses
 from api.services import services
-from domain.db import transaction
+from domain.db import MAX_ID, transaction
 from domain.errors import InvalidFields
 from domain.models import OrderStatus
 from domain.payments import service as payments
 from domain.payments.errors import InvalidWebhookSignature
-from domain.payments.events import MAX_ID
 from domain.payments.handoff import deliver_event
 from domain.stripe import InvalidWebhook, StripeFailure
 
