@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -12,6 +14,15 @@ from domain.config import Settings
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._local_hostname: str | None = None
+
+    async def _hostname(self) -> str:
+        """The name we greet the SMTP server with (EHLO). aiosmtplib looks it up on every
+        connection (`socket.getfqdn`, a reverse DNS lookup in a thread); it does not change
+        while we run, so it is looked up once."""
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self._local_hostname
 
     async def send(self, message: EmailMessage) -> None:
         s = self._settings
@@ -23,4 +34,5 @@ class Mailer:
             password=s.smtp_password.get_secret_value() or None,
             start_tls=s.smtp_use_tls,
             timeout=s.smtp_timeout_seconds,
+            local_hostname=await self._hostname(),
         )
