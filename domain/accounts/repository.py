@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
@@ -139,6 +139,13 @@ async def replace_password_hash(
         .returning(User.id)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def move_tokens_valid_after(session: AsyncSession, user_id: int) -> None:
+    """The user-wide revocation mark: every token of this user issued before now is refused."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(tokens_valid_after=func.now())
+    )
 
 
 async def set_group(session: AsyncSession, email: str, group: UserGroup) -> int | None:
@@ -295,6 +302,27 @@ async def revoke_refresh_family(session: AsyncSession, family_id: str, user_id: 
         .values(revoked_at=func.now())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def revoke_user_families(
+    session: AsyncSession, user_id: int, except_family: str | None
+) -> set[str]:
+    """Revoke every unrevoked refresh token of a user but those of `except_family`; returns the
+    families whose access tokens may still live: the ones revoked now and every one whose last
+    refresh token has not expired yet (revoked before or not). One statement: the UPDATE and the
+    SELECT see the same snapshot, so a family is in the answer whichever of the two finds it."""
+    revoke = update(RefreshToken).where(
+        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+    )
+    live = select(RefreshToken.family_id).where(
+        RefreshToken.user_id == user_id, RefreshToken.expires_at > func.now()
+    )
+    if except_family is not None:
+        revoke = revoke.where(RefreshToken.family_id != except_family)
+        live = live.where(RefreshToken.family_id != except_family)
+    revoked = revoke.values(revoked_at=func.now()).returning(RefreshToken.family_id).cte("revoked")
+    stmt = union(select(revoked.c.family_id), live)
+    return set((await session.execute(stmt)).scalars())
 
 
 # The token tables the clean-up empties of expired rows, by the kind name its workflow uses.

@@ -4,7 +4,6 @@ denied in Redis (one key per session id), so no token of a revoked session works
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.accounts import repository as repo
@@ -12,35 +11,8 @@ from domain.accounts.errors import PasswordUnchanged, WrongPassword
 from domain.accounts.repository import AuthUser
 from domain.accounts.service import verify_password
 from domain.db import transaction
-from domain.models import RefreshToken, User
 from domain.redis_store import deny_session
 from domain.security import PasswordHasher
-
-
-async def _revoke_families(
-    session: AsyncSession, user_id: int, except_session: str | None
-) -> list[str]:
-    query = update(RefreshToken).where(
-        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
-    )
-    if except_session is not None:
-        query = query.where(RefreshToken.family_id != except_session)
-    result = await session.execute(
-        query.values(revoked_at=func.now()).returning(RefreshToken.family_id)
-    )
-    return sorted(set(result.scalars()))
-
-
-async def _live_families(
-    session: AsyncSession, user_id: int, except_session: str | None
-) -> set[str]:
-    """Families whose access tokens may still live (their last refresh token not yet expired)."""
-    query = select(RefreshToken.family_id).where(
-        RefreshToken.user_id == user_id, RefreshToken.expires_at > func.now()
-    )
-    if except_session is not None:
-        query = query.where(RefreshToken.family_id != except_session)
-    return set((await session.execute(query)).scalars())
 
 
 async def revoke_user_sessions(
@@ -56,12 +28,9 @@ async def revoke_user_sessions(
     token of a session unknown here is refused. Call inside the caller's transaction; the Redis
     entries are written before it commits (an extra deny entry is harmless, a missing one is not).
     """
-    families = set(await _revoke_families(session, user_id, except_session))
-    families |= await _live_families(session, user_id, except_session)
+    families = await repo.revoke_user_families(session, user_id, except_session)
     if except_session is None:
-        await session.execute(
-            update(User).where(User.id == user_id).values(tokens_valid_after=func.now())
-        )
+        await repo.move_tokens_valid_after(session, user_id)
     for family in sorted(families):
         await deny_session(redis, family, access_ttl_seconds)
     return len(families)
