@@ -3,6 +3,8 @@ denied in Redis (one key per session id), so no token of a revoked session works
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,9 +33,18 @@ async def revoke_user_sessions(
     families = await repo.revoke_user_families(session, user_id, except_session)
     if except_session is None:
         await repo.move_tokens_valid_after(session, user_id)
-    for family in sorted(families):
-        await deny_session(redis, family, access_ttl_seconds)
+    await deny_sessions(redis, families, access_ttl_seconds)
     return len(families)
+
+
+async def deny_sessions(redis: Redis, families: Iterable[str], ttl_seconds: int) -> None:
+    """Deny every access token of these sessions: all the keys in one pipelined round trip
+    (not a transaction: each key stands alone, and a repeated write is harmless)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for family in sorted(families):
+            # A pipeline is a Redis client that queues the command; awaiting it returns at once.
+            await deny_session(pipe, family, ttl_seconds)
+        await pipe.execute()
 
 
 async def change_password(
