@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from typing import Literal
@@ -26,7 +27,7 @@ from domain.accounts import sessions as account_sessions
 from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
 from domain.db import transaction
-from domain.redis_store import deny_access_token, deny_session
+from domain.redis_store import deny_session
 from workflows.starts import password_changed_notice_start
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
@@ -140,11 +141,17 @@ async def logout() -> MessageResponse:
             presented = None  # an expired or malformed refresh token changes nothing
         if presented is not None and presented.user_id == claims.user_id:
             other_family = presented
-    await deny_access_token(svc.redis, claims.jti, claims.expires_at)
-    ttl = svc.settings.access_token_ttl_seconds
-    await deny_session(svc.redis, claims.family_id, ttl)  # every access token of this session
+    # The session-wide entry refuses every access token of the session, this one included, so
+    # no entry for this token's own jti is needed. It lives as long as the longest of them: the
+    # access lifetime, or this token's remaining life if that is longer (a token issued before
+    # the lifetime setting was shortened).
+    remaining = math.ceil((claims.expires_at - accounts.utcnow()).total_seconds())
+    families = [claims.family_id]
     if other_family is not None:
-        await deny_session(svc.redis, other_family.family_id, ttl)
+        families.append(other_family.family_id)
+    await account_sessions.deny_sessions(
+        svc.redis, families, max(svc.settings.access_token_ttl_seconds, remaining)
+    )
     async with transaction(svc.sessions) as session:
         await accounts.logout(session, claims)
         if other_family is not None:
