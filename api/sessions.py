@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import datetime
 from typing import Literal
@@ -24,10 +23,7 @@ from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
 from domain.accounts import sessions as account_sessions
-from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
-from domain.db import transaction
-from domain.redis_store import deny_session
 from workflows.starts import password_changed_notice_start
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
@@ -110,14 +106,13 @@ async def refresh(data: RefreshRequest) -> TokenResponse:
     token of that login (someone else may hold a copy).
     """
     svc = services()
-    try:
-        async with transaction(svc.sessions) as session:
-            pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
-    except RefreshTokenReused:
-        # The whole session ends: its live access tokens too, not only its refresh tokens.
-        family = svc.tokens.decode(data.refresh_token, "refresh").family_id
-        await deny_session(svc.redis, family, svc.settings.access_token_ttl_seconds)
-        raise
+    pair = await account_sessions.refresh(
+        svc.sessions,
+        svc.redis,
+        svc.tokens,
+        svc.settings.access_token_ttl_seconds,
+        data.refresh_token,
+    )
     return _token_response(pair)
 
 
@@ -131,31 +126,15 @@ async def logout() -> MessageResponse:
     """Log out this session: the access token is denied at once and the session's refresh tokens
     are revoked. Other devices stay logged in. The body (with `refresh_token`) is optional."""
     svc = services()
-    claims = current_claims()
     body = await _optional_body(LogoutRequest)
-    other_family = None
-    if body is not None and body.refresh_token:
-        try:
-            presented = svc.tokens.decode(body.refresh_token, "refresh")
-        except (InvalidToken, TokenExpired):
-            presented = None  # an expired or malformed refresh token changes nothing
-        if presented is not None and presented.user_id == claims.user_id:
-            other_family = presented
-    # The session-wide entry refuses every access token of the session, this one included, so
-    # no entry for this token's own jti is needed. It lives as long as the longest of them: the
-    # access lifetime, or this token's remaining life if that is longer (a token issued before
-    # the lifetime setting was shortened).
-    remaining = math.ceil((claims.expires_at - accounts.utcnow()).total_seconds())
-    families = [claims.family_id]
-    if other_family is not None:
-        families.append(other_family.family_id)
-    await account_sessions.deny_sessions(
-        svc.redis, families, max(svc.settings.access_token_ttl_seconds, remaining)
+    await account_sessions.logout(
+        svc.sessions,
+        svc.redis,
+        svc.tokens,
+        svc.settings.access_token_ttl_seconds,
+        current_claims(),
+        body.refresh_token if body is not None else None,
     )
-    async with transaction(svc.sessions) as session:
-        await accounts.logout(session, claims)
-        if other_family is not None:
-            await accounts.logout(session, other_family)
     return MessageResponse(message="Logged out successfully.")
 
 

@@ -183,3 +183,25 @@ async def test_logout_with_someone_elses_refresh_token_revokes_nothing_of_theirs
     assert (await _refresh(client, alice_tokens["refresh_token"])).status_code == 200
     mallory_family = _claims(mallory_tokens["refresh_token"])["sid"]
     assert await _revoked_families(stack, mallory) == {mallory_family: True}
+
+
+async def test_refresh_token_reuse_ends_the_sessions_access_tokens_too(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """A spent refresh token sent again ends the whole login: the access tokens issued to it
+    (the thief's and the rightful holder's) are refused at once, not only its refresh tokens.
+    Another login of the same user is untouched."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    first, other_device = await login(client, email), await login(client, email)
+    second = await (await _refresh(client, first["refresh_token"])).get_json()
+
+    assert await _error_of(await _refresh(client, first["refresh_token"])) == (
+        401,
+        "refresh_token_reused",
+    )
+    for tokens in (first, second):
+        me = await client.get("/accounts/me/", headers=bearer(tokens["access_token"]))
+        assert await _error_of(me) == (401, "token_revoked")
+    me = await client.get("/accounts/me/", headers=bearer(other_device["access_token"]))
+    assert me.status_code == 200
