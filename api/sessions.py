@@ -18,7 +18,7 @@ from quart_schema import (
 )
 
 from api.auth import current_claims, current_user, require_user
-from api.guards import login_rate_limit, rate_limit
+from api.guards import LOGIN_ACCOUNT_FACTOR, rate_limit
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
@@ -87,8 +87,13 @@ async def login(data: LoginRequest) -> TokenResponse:
     """
     svc = services()
     s = svc.settings
-    await login_rate_limit(
-        data.email, s.rate_limit_login, s.rate_limit_login_window_seconds, ip_factor=5
+    await rate_limit(
+        "login",
+        data.email,
+        s.rate_limit_login,
+        s.rate_limit_login_window_seconds,
+        ip_factor=5,
+        identity_factor=LOGIN_ACCOUNT_FACTOR,
     )
     user = await accounts.authenticate(svc.autocommit, svc.hasher, data.email, data.password)
     pair = await accounts.login(svc.autocommit, svc.tokens, user)
