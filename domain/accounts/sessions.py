@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.accounts import repository as repo
 from domain.accounts import service as accounts
+from domain.accounts import session_repository as session_repo
 from domain.accounts.errors import (
     InvalidToken,
     PasswordUnchanged,
@@ -40,7 +41,7 @@ async def revoke_user_sessions(
     token of a session unknown here is refused. Call inside the caller's transaction; the Redis
     entries are written before it commits (an extra deny entry is harmless, a missing one is not).
     """
-    families = await repo.revoke_user_families(session, user_id, except_session)
+    families = await session_repo.revoke_user_families(session, user_id, except_session)
     if except_session is None:
         await repo.move_tokens_valid_after(session, user_id)
     await deny_sessions(redis, families, access_ttl_seconds)
