@@ -65,26 +65,31 @@ async def response_floor(seconds: float) -> AsyncIterator[None]:
             await asyncio.sleep(remaining)
 
 
-async def rate_limit(bucket: str, identity: str, limit: int, window: int, ip_factor: int) -> None:
-    """Count one attempt for this identity (an email) and for the client's address; the
-    address may make `ip_factor` times as many, so one network cannot try every account."""
-    await hit_rate_limits(
-        services().redis,
-        Limit(f"{bucket}-ip", client_ip(), limit * ip_factor, window),
-        Limit(bucket, identity, limit, window),
-    )
-
-
-# One stranger's wrong passwords must not lock the owner out: the tight count is per
-# (account, client); the account as a whole gets this many times more, from all clients.
+# One stranger's wrong passwords must not lock the owner out: login counts per (account, client)
+# tightly; the account as a whole gets this many times more, from all clients.
 LOGIN_ACCOUNT_FACTOR = 5
 
 
-async def login_rate_limit(email: str, limit: int, window: int, ip_factor: int) -> None:
+async def rate_limit(
+    bucket: str,
+    identity: str,
+    limit: int,
+    window: int,
+    ip_factor: int,
+    *,
+    identity_factor: int | None = None,
+) -> None:
+    """Count one attempt for this identity (an email) and for the client's address; the
+    address may make `ip_factor` times as many, so one network cannot try every account.
+
+    With `identity_factor` the tight count is per (identity, client) instead, and the identity
+    as a whole, from all clients, may make `identity_factor` times as many (login: a stranger
+    spending an account's budget does not lock its owner out)."""
     ip = client_ip()
-    await hit_rate_limits(
-        services().redis,
-        Limit("login-ip", ip, limit * ip_factor, window),
-        Limit("login-client", f"{email}\n{ip}", limit, window),
-        Limit("login", email, limit * LOGIN_ACCOUNT_FACTOR, window),
-    )
+    limits = [Limit(f"{bucket}-ip", ip, limit * ip_factor, window)]
+    if identity_factor is None:
+        limits.append(Limit(bucket, identity, limit, window))
+    else:
+        limits.append(Limit(f"{bucket}-client", f"{identity}\n{ip}", limit, window))
+        limits.append(Limit(bucket, identity, limit * identity_factor, window))
+    await hit_rate_limits(services().redis, *limits)

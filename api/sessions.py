@@ -18,15 +18,12 @@ from quart_schema import (
 )
 
 from api.auth import current_claims, current_user, require_user
-from api.guards import login_rate_limit, rate_limit
+from api.guards import LOGIN_ACCOUNT_FACTOR, rate_limit
 from api.schemas import BEARER, MessageResponse, Strict, error_responses
 from api.services import services
 from domain.accounts import service as accounts
 from domain.accounts import sessions as account_sessions
-from domain.accounts.errors import InvalidToken, RefreshTokenReused, TokenExpired
 from domain.accounts.rules import Email, NewPassword, PresentedPassword
-from domain.db import transaction
-from domain.redis_store import deny_access_token, deny_session
 from workflows.starts import password_changed_notice_start
 
 # Same prefix and tag as api/accounts.py: the paths are the contract, the module split is ours.
@@ -90,8 +87,13 @@ async def login(data: LoginRequest) -> TokenResponse:
     """
     svc = services()
     s = svc.settings
-    await login_rate_limit(
-        data.email, s.rate_limit_login, s.rate_limit_login_window_seconds, ip_factor=5
+    await rate_limit(
+        "login",
+        data.email,
+        s.rate_limit_login,
+        s.rate_limit_login_window_seconds,
+        ip_factor=5,
+        identity_factor=LOGIN_ACCOUNT_FACTOR,
     )
     user = await accounts.authenticate(svc.autocommit, svc.hasher, data.email, data.password)
     pair = await accounts.login(svc.autocommit, svc.tokens, user)
@@ -109,14 +111,13 @@ async def refresh(data: RefreshRequest) -> TokenResponse:
     token of that login (someone else may hold a copy).
     """
     svc = services()
-    try:
-        async with transaction(svc.sessions) as session:
-            pair = await accounts.refresh(session, svc.tokens, data.refresh_token)
-    except RefreshTokenReused:
-        # The whole session ends: its live access tokens too, not only its refresh tokens.
-        family = svc.tokens.decode(data.refresh_token, "refresh").family_id
-        await deny_session(svc.redis, family, svc.settings.access_token_ttl_seconds)
-        raise
+    pair = await account_sessions.refresh(
+        svc.sessions,
+        svc.redis,
+        svc.tokens,
+        svc.settings.access_token_ttl_seconds,
+        data.refresh_token,
+    )
     return _token_response(pair)
 
 
@@ -130,25 +131,15 @@ async def logout() -> MessageResponse:
     """Log out this session: the access token is denied at once and the session's refresh tokens
     are revoked. Other devices stay logged in. The body (with `refresh_token`) is optional."""
     svc = services()
-    claims = current_claims()
     body = await _optional_body(LogoutRequest)
-    other_family = None
-    if body is not None and body.refresh_token:
-        try:
-            presented = svc.tokens.decode(body.refresh_token, "refresh")
-        except (InvalidToken, TokenExpired):
-            presented = None  # an expired or malformed refresh token changes nothing
-        if presented is not None and presented.user_id == claims.user_id:
-            other_family = presented
-    await deny_access_token(svc.redis, claims.jti, claims.expires_at)
-    ttl = svc.settings.access_token_ttl_seconds
-    await deny_session(svc.redis, claims.family_id, ttl)  # every access token of this session
-    if other_family is not None:
-        await deny_session(svc.redis, other_family.family_id, ttl)
-    async with transaction(svc.sessions) as session:
-        await accounts.logout(session, claims)
-        if other_family is not None:
-            await accounts.logout(session, other_family)
+    await account_sessions.logout(
+        svc.sessions,
+        svc.redis,
+        svc.tokens,
+        svc.settings.access_token_ttl_seconds,
+        current_claims(),
+        body.refresh_token if body is not None else None,
+    )
     return MessageResponse(message="Logged out successfully.")
 
 

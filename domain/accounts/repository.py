@@ -1,4 +1,5 @@
-"""Every accounts query lives here."""
+"""Accounts queries: users, their one-time (activation, password-reset) tokens, and the
+clean-up of expired tokens of every kind. Sessions (refresh tokens): session_repository.py."""
 
 from __future__ import annotations
 
@@ -141,6 +142,13 @@ async def replace_password_hash(
     return result.scalar_one_or_none() is not None
 
 
+async def move_tokens_valid_after(session: AsyncSession, user_id: int) -> None:
+    """The user-wide revocation mark: every token of this user issued before now is refused."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(tokens_valid_after=func.now())
+    )
+
+
 async def set_group(session: AsyncSession, email: str, group: UserGroup) -> int | None:
     """Move the user with this email into `group`; their very next request sees it."""
     result = await session.execute(
@@ -229,72 +237,6 @@ async def delete_activation_token(session: AsyncSession, user_id: int) -> None:
 
 async def is_user_active(session: AsyncSession, user_id: int) -> bool | None:
     return (await session.execute(select(User.is_active).where(User.id == user_id))).scalar()
-
-
-# --- refresh tokens ----------------------------------------------------------------------------
-
-
-_INSERT_REFRESH_TOKEN = HotQuery(
-    insert(RefreshToken).values(
-        {c: bindparam(c) for c in ("jti", "family_id", "user_id", "issued_at", "expires_at")}
-    )
-)
-
-
-async def insert_refresh_token(
-    db: AsyncConnection | AsyncSession,
-    *,
-    jti: str,
-    family_id: str,
-    user_id: int,
-    issued_at: datetime,
-    expires_at: datetime,
-) -> None:
-    await _INSERT_REFRESH_TOKEN.execute(
-        db,
-        jti=jti,
-        family_id=family_id,
-        user_id=user_id,
-        issued_at=issued_at,
-        expires_at=expires_at,
-    )
-
-
-async def rotate_refresh_token(
-    session: AsyncSession, jti: str, user_id: int, replaced_by: str
-) -> bool:
-    """Compare-and-set: only a live, unrevoked token can be rotated, and only once."""
-    row = (
-        await session.execute(
-            update(RefreshToken)
-            .where(
-                RefreshToken.jti == jti,
-                RefreshToken.user_id == user_id,
-                RefreshToken.revoked_at.is_(None),
-                RefreshToken.expires_at > func.now(),
-            )
-            .values(revoked_at=func.now(), replaced_by=replaced_by)
-            .returning(RefreshToken.jti)
-        )
-    ).scalar_one_or_none()
-    return row is not None
-
-
-async def get_refresh_token(session: AsyncSession, jti: str) -> RefreshToken | None:
-    return await session.get(RefreshToken, jti)
-
-
-async def revoke_refresh_family(session: AsyncSession, family_id: str, user_id: int) -> int:
-    result = await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.family_id == family_id,
-            RefreshToken.user_id == user_id,
-            RefreshToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=func.now())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # The token tables the clean-up empties of expired rows, by the kind name its workflow uses.

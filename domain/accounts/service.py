@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from domain.accounts import repository as repo
+from domain.accounts import session_repository as session_repo
 from domain.accounts.errors import (
     AccountNotActivated,
     InactiveUser,
@@ -110,7 +111,7 @@ def _mint_pair(tokens: TokenService, user_id: int, family_id: str) -> tuple[Toke
 async def _store_refresh(
     db: AsyncConnection | AsyncSession, user_id: int, family_id: str, jti: str, pair: TokenPair
 ) -> None:
-    await repo.insert_refresh_token(
+    await session_repo.insert_refresh_token(
         db,
         jti=jti,
         family_id=family_id,
@@ -145,22 +146,22 @@ async def refresh(session: AsyncSession, tokens: TokenService, refresh_token: st
     claims = tokens.decode(refresh_token, "refresh")
     check_user_may_use(await repo.get_auth_user(session, claims.user_id), claims)
     new_pair, new_jti = _mint_pair(tokens, claims.user_id, claims.family_id)
-    if await repo.rotate_refresh_token(session, claims.jti, claims.user_id, new_jti):
+    if await session_repo.rotate_refresh_token(session, claims.jti, claims.user_id, new_jti):
         await _store_refresh(session, claims.user_id, claims.family_id, new_jti, new_pair)
         return new_pair
-    row = await repo.get_refresh_token(session, claims.jti)
+    row = await session_repo.get_refresh_token(session, claims.jti)
     if row is None or row.user_id != claims.user_id:
         raise InvalidToken()
     if row.revoked_at is not None:
         # Reuse of a spent token: someone holds a copy. End every session of this login.
-        await repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
+        await session_repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
         raise RefreshTokenReused()
     raise TokenExpired()
 
 
 async def logout(session: AsyncSession, claims: TokenClaims) -> None:
     """Revoke the caller's own login family (refresh tokens); the access jti is denied in Redis."""
-    await repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
+    await session_repo.revoke_refresh_family(session, claims.family_id, claims.user_id)
 
 
 async def create_admin(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import jwt
 from quart.typing import TestClientProtocol
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from domain.accounts.sessions import revoke_user_sessions
 from domain.db import transaction
@@ -42,6 +44,32 @@ async def test_change_password_ends_other_sessions_keeps_this_one_and_notifies(
     await login(client, email, NEW)
     [notice] = await wait_for_mail(stack.mail, email, "password was changed")
     assert NEW not in notice.as_string()
+
+
+async def test_change_password_also_ends_a_session_whose_refresh_tokens_were_already_revoked(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """A session whose refresh tokens someone revoked in Postgres alone (an operator, or a
+    revocation whose Redis write was lost) still has a live access token: a password change
+    must end that too, not only the sessions it revokes itself."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    mine, other = await login(client, email), await login(client, email)
+    other_family = jwt.decode(other["refresh_token"], options={"verify_signature": False})["sid"]
+    async with transaction(stack.sessions) as session:
+        await session.execute(
+            text("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = :family"),
+            {"family": other_family},
+        )
+    assert await _status(client, other["access_token"]) == 200  # not denied in Redis yet
+    response = await client.post(
+        "/accounts/change-password/",
+        json={"old_password": PASSWORD, "new_password": NEW},
+        headers=bearer(mine["access_token"]),
+    )
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    assert await _status(client, other["access_token"]) == 401
+    assert await _status(client, mine["access_token"]) == 200
 
 
 async def test_change_password_refuses_bad_input_and_changes_nothing(

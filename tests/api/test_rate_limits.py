@@ -126,3 +126,33 @@ async def test_without_trusted_proxies_a_forged_forwarded_for_gives_no_fresh_bud
             response = await _post(api, LOGIN, peer, forwarded_for=random_address())
             assert response.status_code == LOGIN.ok_status
         await _assert_limited(await _post(api, LOGIN, peer, random_address()), window)
+
+
+async def _login_as(api: TestClientProtocol, email: str, peer: str) -> Any:
+    return await api.post(
+        "/accounts/login/",
+        json={"email": email, "password": "Wr0ng$pass"},
+        scope_base={"client": (peer, 40000)},
+    )
+
+
+async def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(stack: Stack) -> None:
+    """Login counts one email tightly per client (the limit) and loosely over all clients
+    (README: 5x the limit), so a stranger who spends one client's budget on an account leaves
+    its owner, on another client, still able to try."""
+    window = stack.settings.rate_limit_login_window_seconds
+    async with app_client(stack, rate_limit_login=2) as api:
+        email, stranger, owner = new_email("victim"), random_address(), random_address()
+        for _ in range(2):
+            assert (await _login_as(api, email, stranger)).status_code == 401
+        await _assert_limited(await _login_as(api, email, stranger), window)
+        assert (await _login_as(api, email, owner)).status_code == 401
+
+
+async def test_one_email_tried_from_many_clients_is_limited(stack: Stack) -> None:
+    window = stack.settings.rate_limit_login_window_seconds
+    async with app_client(stack, rate_limit_login=2) as api:
+        email = new_email("target")
+        for _ in range(2 * 5):  # one attempt per client: each stays under its own count
+            assert (await _login_as(api, email, random_address())).status_code == 401
+        await _assert_limited(await _login_as(api, email, random_address()), window)

@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import pytest
 from quart.typing import TestClientProtocol
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from domain.security import TokenService
 from tests.conftest import Stack
 from tests.support import bearer, login, new_email, register_and_activate
 
@@ -94,17 +96,50 @@ async def test_logout_denies_the_access_token_for_its_whole_remaining_life(
     remaining = claims["exp"] - time.time()
     assert remaining > 60, "the suite's access tokens live long enough to tell the difference"
 
-    # The deny-list entry (in Redis, shared by every API process) outlives the token itself.
-    redis = Redis.from_url(stack.settings.redis_url, decode_responses=True)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"*{claims['jti']}*")]
-        assert len(keys) == 1, keys
-        ttl = await redis.ttl(keys[0])
-    finally:
-        await redis.aclose()
-    assert remaining - 5 <= ttl <= remaining + 2, (ttl, remaining)
+    # The deny-list entry (in Redis, shared by every API process) that refuses the token is the
+    # session's (every access token of this login), and it outlives the token itself.
+    assert await _deny_ttls(stack, claims) == {"sid": pytest.approx(remaining, abs=3)}
 
     me = await client.get("/accounts/me/", headers=bearer(tokens["access_token"]))
+    assert await _error_of(me) == (401, "token_revoked")
+
+
+async def _deny_ttls(stack: Stack, claims: dict[str, Any]) -> dict[str, int]:
+    """{"jti" or "sid": seconds to live} of the Redis deny entries naming this access token's
+    jti or its session."""
+    redis = Redis.from_url(stack.settings.redis_url, decode_responses=True)
+    try:
+        ttls = {}
+        for claim in ("jti", "sid"):
+            keys = [key async for key in redis.scan_iter(match=f"auth:deny*:{claims[claim]}")]
+            assert len(keys) <= 1, keys
+            if keys:
+                ttls[claim] = await redis.ttl(keys[0])
+        return ttls
+    finally:
+        await redis.aclose()
+
+
+async def test_logout_denies_a_token_longer_lived_than_the_current_setting_for_its_whole_life(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """A token issued while the access lifetime was longer (before a deploy shortened it) is
+    refused after logout for as long as it would have worked, not only for the new lifetime."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    tokens = await login(client, email)
+    session_id = _claims(tokens["access_token"])["sid"]
+    longer = stack.settings.access_token_ttl_seconds + 3600
+    old_settings = stack.settings.model_copy(update={"access_token_ttl_seconds": longer})
+    old = TokenService(old_settings).issue(
+        int(_claims(tokens["access_token"])["sub"]), "access", session_id
+    )
+    remaining = old.claims.expires_at.timestamp() - time.time()
+
+    response = await client.post("/accounts/logout/", headers=bearer(old.token))
+    assert response.status_code == 200
+    assert await _deny_ttls(stack, _claims(old.token)) == {"sid": pytest.approx(remaining, abs=3)}
+    me = await client.get("/accounts/me/", headers=bearer(old.token))
     assert await _error_of(me) == (401, "token_revoked")
 
 
@@ -148,3 +183,25 @@ async def test_logout_with_someone_elses_refresh_token_revokes_nothing_of_theirs
     assert (await _refresh(client, alice_tokens["refresh_token"])).status_code == 200
     mallory_family = _claims(mallory_tokens["refresh_token"])["sid"]
     assert await _revoked_families(stack, mallory) == {mallory_family: True}
+
+
+async def test_refresh_token_reuse_ends_the_sessions_access_tokens_too(
+    client: TestClientProtocol, stack: Stack
+) -> None:
+    """A spent refresh token sent again ends the whole login: the access tokens issued to it
+    (the thief's and the rightful holder's) are refused at once, not only its refresh tokens.
+    Another login of the same user is untouched."""
+    email = new_email()
+    await register_and_activate(client, stack.mail, email)
+    first, other_device = await login(client, email), await login(client, email)
+    second = await (await _refresh(client, first["refresh_token"])).get_json()
+
+    assert await _error_of(await _refresh(client, first["refresh_token"])) == (
+        401,
+        "refresh_token_reused",
+    )
+    for tokens in (first, second):
+        me = await client.get("/accounts/me/", headers=bearer(tokens["access_token"]))
+        assert await _error_of(me) == (401, "token_revoked")
+    me = await client.get("/accounts/me/", headers=bearer(other_device["access_token"]))
+    assert me.status_code == 200
