@@ -25,6 +25,7 @@ from activities.payments import PaymentActivities
 from activities.reconcile import ReconcileActivities
 from activities.refunds import RefundActivities
 from api.temporal import Temporal
+from domain import ast_lock
 from domain.config import Settings
 from domain.db import create_engine, create_session_factory
 from domain.email.mailer import Mailer
@@ -165,6 +166,7 @@ async def _run(settings: Settings) -> None:
 
 
 def main() -> None:
+    ast_lock.install()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

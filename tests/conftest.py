@@ -32,12 +32,14 @@ from api.app import create_app
 from devstack.postgres import start_postgres
 from devstack.redis import start_redis
 from devstack.smtp_sink import MailSink
+from domain import ast_lock
 from domain.config import Settings
 from domain.db import SessionFactory, create_engine, create_session_factory
 from worker import build_activities, build_worker
 from workflows.ids import ORDER_ID, USER_ID
 
 ROOT = Path(__file__).resolve().parents[1]
+ast_lock.install()  # API, worker and pytest share this process (see domain/ast_lock.py)
 
 
 def temporal_binary() -> str:
