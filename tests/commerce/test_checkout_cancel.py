@@ -3,8 +3,11 @@ Stripe took before wins; a payment that comes too late is recorded but never app
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart.typing import TestClientProtocol
 from sqlalchemy import text
+from temporalio.client import WorkflowHandle
 
 from tests.commerce.conftest import open_shop
 from tests.commerce.support import (
@@ -26,12 +29,24 @@ from workflows.ids import checkout_workflow_id, refund_workflow_id
 from workflows.refund_messages import RefundResult
 
 
+async def _this_run(stack: Stack, order_id: int) -> WorkflowHandle[Any, CheckoutResult]:
+    """The order's checkout run now, pinned by its run id. Expiring the Stripe page sends a
+    `checkout.session.expired` webhook; when it is routed while the order is still pending and
+    delivered after the run ended, it starts a short run of its own for the settled order
+    (outcome `not_pending`), which the workflow id alone would lead to."""
+    described = await stack.client.get_workflow_handle(checkout_workflow_id(order_id)).describe()
+    return stack.client.get_workflow_handle(
+        checkout_workflow_id(order_id), run_id=described.run_id, result_type=CheckoutResult
+    )
+
+
 async def test_cancel_expires_the_stripe_session_and_cancels_the_order(
     client: TestClientProtocol, stack: Stack, shop: Shop
 ) -> None:
     me = await buyer(client, stack)
     order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+    handle = await _this_run(stack, order_id)
 
     response = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
     assert response.status_code == 200, response.text
@@ -51,9 +66,6 @@ async def test_cancel_expires_the_stripe_session_and_cancels_the_order(
     landing = await shop.http.get("/payments/cancel/", params={"order_id": order_id})
     assert landing.json()["status"] == "cancelled"
 
-    handle = stack.client.get_workflow_handle(
-        checkout_workflow_id(order_id), result_type=CheckoutResult
-    )
     assert (await handle.result()).outcome == "cancelled"
     await maybe_record(handle, "checkout_cancelled")
 
@@ -172,13 +184,11 @@ async def test_the_payment_window_ending_expires_the_session_and_cancels_the_ord
     order_id = await pending_order(client, me, await movies(client, stack, "5.00"))
     async with open_shop(stack, stripe_emulator, checkout_payment_window_seconds=3) as shop:
         session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+        handle = await _this_run(stack, order_id)
         order = await order_status_becomes(stack, order_id, "cancelled", timeout=30)
         assert order.cancel_reason == "expired"
         session = await shop.stripe_get(f"/checkout/sessions/{session_id}")
         assert session["status"] == "expired"
-        handle = stack.client.get_workflow_handle(
-            checkout_workflow_id(order_id), result_type=CheckoutResult
-        )
         assert (await handle.result()).outcome == "cancelled"
         await maybe_record(handle, "checkout_deadline")
 
