@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import jwt
+from quart import Response
 from quart.typing import TestClientProtocol
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -21,17 +22,21 @@ async def _status(client: TestClientProtocol, access: str) -> int:
     return (await client.get("/accounts/me/", headers=bearer(access))).status_code
 
 
+async def _change(client: TestClientProtocol, access: str, old: str, new: str) -> Response:
+    return await client.post(
+        "/accounts/change-password/",
+        json={"old_password": old, "new_password": new},
+        headers=bearer(access),
+    )
+
+
 async def test_change_password_ends_other_sessions_keeps_this_one_and_notifies(
     client: TestClientProtocol, stack: Stack
 ) -> None:
     email = new_email()
     await register_and_activate(client, stack.mail, email)
     mine, other = await login(client, email), await login(client, email)
-    response = await client.post(
-        "/accounts/change-password/",
-        json={"old_password": PASSWORD, "new_password": NEW},
-        headers=bearer(mine["access_token"]),
-    )
+    response = await _change(client, mine["access_token"], PASSWORD, NEW)
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert await _status(client, mine["access_token"]) == 200
     assert await _status(client, other["access_token"]) == 401
@@ -62,11 +67,7 @@ async def test_change_password_also_ends_a_session_whose_refresh_tokens_were_alr
             {"family": other_family},
         )
     assert await _status(client, other["access_token"]) == 200  # not denied in Redis yet
-    response = await client.post(
-        "/accounts/change-password/",
-        json={"old_password": PASSWORD, "new_password": NEW},
-        headers=bearer(mine["access_token"]),
-    )
+    response = await _change(client, mine["access_token"], PASSWORD, NEW)
     assert response.status_code == 200, await response.get_data(as_text=True)
     assert await _status(client, other["access_token"]) == 401
     assert await _status(client, mine["access_token"]) == 200
@@ -104,11 +105,7 @@ async def test_the_current_password_as_the_new_one_is_409_and_changes_nothing(
     email = new_email()
     await register_and_activate(client, stack.mail, email)
     mine, other = await login(client, email), await login(client, email)
-    same = await client.post(
-        "/accounts/change-password/",
-        json={"old_password": PASSWORD, "new_password": PASSWORD},
-        headers=bearer(mine["access_token"]),
-    )
+    same = await _change(client, mine["access_token"], PASSWORD, PASSWORD)
     assert same.status_code == 409, await same.get_data(as_text=True)
     body = await same.get_json()
     assert body["error"] == "password_unchanged"
@@ -131,11 +128,7 @@ async def test_two_concurrent_changes_from_the_same_old_password_one_wins(
     candidates = {"N3w$ecretOne": first, "N3w$ecretTwo": second}
     responses = await asyncio.gather(
         *(
-            client.post(
-                "/accounts/change-password/",
-                json={"old_password": PASSWORD, "new_password": new},
-                headers=bearer(tokens["access_token"]),
-            )
+            _change(client, tokens["access_token"], PASSWORD, new)
             for new, tokens in candidates.items()
         )
     )
