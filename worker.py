@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -170,7 +171,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(run(Settings()))
+    uvloop.run(run(Settings()))  # libuv loop: less CPU per task (docs/benchmarks.md)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import uvloop
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--maildir", type=Path, required=True)
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port, args.maildir.resolve()))
+    uvloop.run(serve(args.host, args.port, args.maildir.resolve()))
     return 0
 
 

@@ -19,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+import uvloop
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
@@ -102,7 +103,7 @@ async def run(config: EmulatorConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run(parse_args(argv)))
+    uvloop.run(run(parse_args(argv)))
     return 0
 
 
