@@ -33,6 +33,7 @@ from api.catalog_names import BLUEPRINTS as CATALOG_NAME_BLUEPRINTS
 from api.docs import serve_swagger_assets
 from api.errors import MalformedJSON, NotJSON, register_error_handlers
 from api.hardening import register_hardening
+from api.order_watch import OrderWatcher
 from api.services import EXTENSION_KEY, Services
 from api.temporal import Temporal
 from domain.config import Settings
@@ -178,12 +179,14 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
             tokens=TokenService(settings),
             one_time_tokens=OneTimeTokens(settings),
             stripe=StripeGateway(settings),
+            order_watch=OrderWatcher(settings.database_url),
         )
 
     @app.after_serving
     async def stop() -> None:
         svc: Services | None = app.extensions.pop(EXTENSION_KEY, None)
         if svc is not None:
+            await svc.order_watch.close()
             svc.hasher.close()
             await svc.redis.aclose()
             await svc.engine.dispose()

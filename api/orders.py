@@ -16,6 +16,7 @@ from quart import Blueprint
 from quart_schema import security_scheme, tag_blueprint, validate_querystring, validate_response
 
 from api.auth import current_user, require_user
+from api.order_watch import MAX_WAIT_SECONDS
 from api.pagination import PageLinks, PageQuery, page_links
 from api.schemas import BEARER, MONEY, error_responses
 from api.services import services
@@ -96,6 +97,18 @@ class OrderList(PageLinks):
     orders: list[OrderSummary]
 
 
+class DetailQuery(BaseModel):
+    wait: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Seconds (at most 20) to wait, when the order is pending, for its status or "
+        "payment state to change; the answer comes as soon as it does, else after `wait` "
+        "seconds with the order as it is. 0 (default): answer at once. Use it on the page the "
+        "buyer sees after paying instead of polling.",
+    )
+
+
 class OrderQuery(PageQuery):
     status: OrderStatus | None = Field(default=None, description="Only orders in this status.")
 
@@ -136,11 +149,22 @@ async def list_orders(query_args: OrderQuery) -> dict[str, Any]:
 
 @bp.get("/<int:order_id>/")
 @require_user
+@validate_querystring(DetailQuery)
 @validate_response(OrderOut, 200)
-@error_responses(401, 404, 503)
+@error_responses(401, 404, 422, 503)
 @security_scheme(BEARER)
-async def detail(order_id: int) -> dict[str, Any]:
+async def detail(order_id: int, query_args: DetailQuery) -> dict[str, Any]:
     """One of the caller's orders: lines and prices, amounts, status, the payment, refunds and
-    the latest checkout session."""
-    async with transaction(services().sessions) as session:
-        return await orders.order_detail(session, order_id, current_user().id)
+    the latest checkout session.
+
+    With `wait=N` a pending order's answer waits up to N seconds for the order to change (paid,
+    cancelled, a delayed payment under way): one request instead of polling. The server may
+    answer sooner with the order unchanged (too many waits at once); ask again then.
+    """
+    svc, user_id = services(), current_user().id
+
+    async def read() -> dict[str, Any]:
+        async with svc.autocommit.connect() as conn:  # one statement: no BEGIN/COMMIT
+            return await orders.order_detail(conn, order_id, user_id)
+
+    return await svc.order_watch.read_when_changed(order_id, user_id, read, query_args.wait)

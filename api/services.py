@@ -8,6 +8,7 @@ from quart import current_app
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.order_watch import OrderWatcher
 from api.temporal import Temporal
 from domain.config import Settings
 from domain.db import SessionFactory
@@ -29,6 +30,7 @@ class Services:
     tokens: TokenService
     one_time_tokens: OneTimeTokens
     stripe: StripeGateway
+    order_watch: OrderWatcher  # wakes `GET /orders/{id}/?wait=N` when the order changes
 
 
 def services() -> Services:

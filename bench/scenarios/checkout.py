@@ -10,7 +10,9 @@
    each in through the API. Each run has buyers of its own (`bench-buyer-<tag>-<n>`), so no
    buyer owns a movie yet; each buyer goes through the movies in its own order.
 3. Each buyer loops (bench/scenarios/checkout_flow.py): add a movie to the cart → create the
-   order → checkout → pay through the emulator's control API → poll the order until `paid`.
+   order → checkout → pay through the emulator's control API → wait for `paid` with
+   `GET /orders/{id}/?wait=15` (the API answers when the order changes; `--order-wait 0`
+   polls every `--poll-interval` instead).
 4. Reads webhook→paid for every paid order from the database (`orders.paid_at` minus the
    `received_at` of its `checkout.session.completed` event) and reports it with the
    buyer-seen latencies of each step.
@@ -56,10 +58,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="movies on sale the buyers choose from; each buyer buys each at most once (1000)",
     )
     group.add_argument(
+        "--order-wait",
+        type=int,
+        default=15,
+        help="a buyer waits for paid with GET /orders/{id}/?wait=N (a long poll: the API "
+        "answers when the order changes), N seconds per request (15); 0: poll every "
+        "--poll-interval instead",
+    )
+    group.add_argument(
         "--poll-interval",
         type=float,
         default=0.1,
-        help="seconds between a buyer's GET /orders/{id}/ while waiting for paid (0.1)",
+        help="with --order-wait 0: seconds between a buyer's GET /orders/{id}/ (0.1)",
     )
     group.add_argument(
         "--no-order-read",
@@ -216,9 +226,19 @@ async def run(bench: Bench) -> ScenarioReport:
         report.notes.append(
             f"{len(buyers)} buyers (`bench-buyer-{tag}-*`, made in the database, logged in "
             f"through the API), {len(movies)} movies on sale; emulator at {emulator_url}; "
-            f"a buyer polls its order every {args.poll_interval:g} s after paying"
+            + (
+                f"a buyer waits for paid with `GET /orders/{{id}}/?wait={args.order_wait}`"
+                if args.order_wait
+                else f"a buyer polls its order every {args.poll_interval:g} s after paying"
+            )
         )
-        flow = Flow(api, emulator, poll=args.poll_interval, paid_timeout=args.paid_timeout)
+        flow = Flow(
+            api,
+            emulator,
+            poll=args.poll_interval,
+            wait=args.order_wait,
+            paid_timeout=args.paid_timeout,
+        )
         runs: dict[int, FlowRun] = {}
 
         async def run_once(seconds: float) -> RunResult:

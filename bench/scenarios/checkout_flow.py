@@ -3,7 +3,8 @@ the webhook→paid latency read back from the database.
 
 One checkout is what a buyer does: `POST /cart/add/` → `POST /orders/create/` →
 `POST /orders/{id}/checkout/` → pay on the emulator (`POST /_emulator/checkout/sessions/{id}/pay`,
-what the hosted page does) → `GET /orders/{id}/` every `poll` seconds until it says `paid`. It
+what the hosted page does) → `GET /orders/{id}/?wait=N` (answered when the order changes) or,
+with `wait` 0, `GET /orders/{id}/` every `poll` seconds, until it says `paid`. It
 counts only then. Every other answer is an error of its step: a non-2xx, a transport error, or an
 order not paid within `paid_timeout`; the buyer then cancels what it left pending and goes on.
 """
@@ -77,10 +78,11 @@ class Flow:
         emulator: httpx.AsyncClient,
         *,
         poll: float,
+        wait: int,
         paid_timeout: float,
     ) -> None:
         self.api, self.emulator = api, emulator
-        self.poll, self.paid_timeout = poll, paid_timeout
+        self.poll, self.wait, self.paid_timeout = poll, wait, paid_timeout
 
     async def _call(
         self,
@@ -145,9 +147,10 @@ class Flow:
 
     async def _until_paid(self, run: FlowRun, order_id: int, headers: dict[str, str]) -> None:
         deadline = time.perf_counter() + self.paid_timeout
+        params = {"wait": self.wait} if self.wait else None
         while True:
             order = await self._call(run, "poll", self.api, "GET", f"/orders/{order_id}/",
-                                     headers=headers)  # fmt: skip
+                                     params=params, headers=headers)  # fmt: skip
             if order["status"] == "paid":
                 return
             if order["status"] != "pending":
@@ -155,7 +158,8 @@ class Flow:
             if time.perf_counter() > deadline:
                 run.other_status += 1
                 raise StepFailed("poll", f"not paid within {self.paid_timeout:g} s")
-            await asyncio.sleep(self.poll)
+            if not self.wait:
+                await asyncio.sleep(self.poll)
 
     async def _clean_up(self, buyer: Buyer, order_id: int | None) -> None:
         """Leave the buyer able to go on: no pending order, an empty cart."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, bindparam, cast, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.models import (
     CheckoutSession,
@@ -168,7 +168,9 @@ _ORDER_DETAIL = select(
 ).where(Order.id == bindparam("order_id"), Order.user_id == bindparam("user_id"))
 
 
-async def order_detail(session: AsyncSession, order_id: int, user_id: int) -> dict[str, Any] | None:
+async def order_detail(
+    session: AsyncSession | AsyncConnection, order_id: int, user_id: int
+) -> dict[str, Any] | None:
     result = await session.execute(_ORDER_DETAIL, {"order_id": order_id, "user_id": user_id})
     row = result.one_or_none()
     return dict(row._mapping) if row is not None else None

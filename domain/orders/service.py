@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.cart import repository as cart_repo
 from domain.cart.errors import CartEmpty, MovieAlreadyPurchased, MovieArchived, PendingOrderExists
@@ -41,7 +41,10 @@ async def get_order_for_user(
     return order
 
 
-async def order_detail(session: AsyncSession, order_id: int, user_id: int) -> dict[str, Any]:
+async def order_detail(
+    session: AsyncSession | AsyncConnection, order_id: int, user_id: int
+) -> dict[str, Any]:
+    """One statement: on an autocommit connection it needs no BEGIN/COMMIT round trips."""
     detail = await repo.order_detail(session, order_id, user_id) if _valid_id(order_id) else None
     if detail is None:
         raise OrderNotFound()

@@ -1,0 +1,174 @@
+"""`GET /orders/{id}/?wait=N`: the buyer's page waits for its order to change instead of polling.
+
+The waits here are long (20 s) and the re-read safety net is pushed past them, so a request
+can only come back early with the new state if Postgres's notification woke it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from quart.typing import TestClientProtocol
+
+import api.order_watch as order_watch
+from tests.commerce.support import Buyer, Shop, buyer, movies, pending_order, rows
+from tests.conftest import Stack
+
+LONG = order_watch.MAX_WAIT_SECONDS
+DELAYED_CARD = "4000000000006009"  # a bank debit that later succeeds
+
+
+@pytest.fixture(autouse=True)
+def only_notifications_wake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(order_watch, "RECHECK_SECONDS", 600.0)
+
+
+async def _wait(shop: Shop, who: Buyer, order_id: int, wait: Any = LONG) -> httpx.Response:
+    return await shop.http.get(
+        f"/orders/{order_id}/", params={"wait": wait}, headers=who.headers, timeout=60
+    )
+
+
+async def _waiting(shop: Shop, who: Buyer, order_id: int) -> asyncio.Task[httpx.Response]:
+    """A wait in flight, registered (it asked Postgres to listen) before this returns."""
+    task = asyncio.create_task(_wait(shop, who, order_id))
+    await asyncio.sleep(1.0)
+    assert not task.done(), "a pending order's wait answered at once"
+    return task
+
+
+async def _woken(waiting: asyncio.Task[httpx.Response]) -> dict[str, Any]:
+    """The answer of a wait woken by the change just made: well before its 20 s ran out."""
+    started = time.monotonic()
+    answer = await waiting
+    assert time.monotonic() - started < LONG - 5, "the wait ran out: nothing woke it"
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def _order(client: TestClientProtocol, stack: Stack) -> tuple[Buyer, int]:
+    me = await buyer(client, stack)
+    return me, await pending_order(client, me, await movies(client, stack, "3.00"))
+
+
+async def test_a_wait_answers_paid_as_soon_as_the_payment_is_recorded(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me, order_id = await _order(client, stack)
+    page = await shop.checkout_ok(me, order_id)
+    waiting = await _waiting(shop, me, order_id)
+    assert (await shop.pay(page["session_id"])).status_code == 200
+
+    answer = await _woken(waiting)
+    assert answer["status"] == "paid"
+    assert answer["payment"] is not None
+
+
+async def test_a_wait_answers_when_the_buyer_cancels_in_another_tab(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me, order_id = await _order(client, stack)
+    waiting = await _waiting(shop, me, order_id)
+    cancelled = await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert (await _woken(waiting))["status"] == "cancelled"
+
+
+async def test_a_wait_on_an_unchanged_order_answers_it_after_the_wait(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me, order_id = await _order(client, stack)
+    started = time.monotonic()
+    answer = await _wait(shop, me, order_id, wait=1)
+    assert answer.status_code == 200 and answer.json()["status"] == "pending"
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_a_settled_order_answers_at_once_and_no_wait_is_the_default(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me, order_id = await _order(client, stack)
+    started = time.monotonic()
+    plain = await shop.http.get(f"/orders/{order_id}/", headers=me.headers)
+    assert plain.status_code == 200 and plain.json()["status"] == "pending"
+    await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    answer = await _wait(shop, me, order_id)
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+    assert time.monotonic() - started < 10
+
+
+async def test_another_users_order_is_404_without_waiting(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    _, order_id = await _order(client, stack)
+    stranger = await buyer(client, stack)
+    started = time.monotonic()
+    answer = await _wait(shop, stranger, order_id)
+    assert answer.status_code == 404 and answer.json()["error"] == "order_not_found"
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("wait", ["-1", str(LONG + 1), "soon", "1.5", ""])
+async def test_a_bad_wait_is_422(
+    client: TestClientProtocol, stack: Stack, shop: Shop, wait: str
+) -> None:
+    me, order_id = await _order(client, stack)
+    answer = await _wait(shop, me, order_id, wait=wait)
+    assert answer.status_code == 422, answer.text
+
+
+async def test_waits_past_the_per_user_cap_answer_at_once(
+    client: TestClientProtocol, stack: Stack, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(order_watch, "MAX_WAITERS_PER_USER", 1)
+    me, order_id = await _order(client, stack)
+    first = await _waiting(shop, me, order_id)
+    started = time.monotonic()
+    second = await _wait(shop, me, order_id)
+    assert second.status_code == 200 and second.json()["status"] == "pending"
+    assert time.monotonic() - started < 10
+    assert not first.done()
+    await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert (await _woken(first))["status"] == "cancelled"
+
+
+async def test_a_lost_listening_connection_is_reopened_and_changes_still_wake(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    me, order_id = await _order(client, stack)
+    waiting = await _waiting(shop, me, order_id)
+    killed = await rows(
+        stack,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    assert killed and all(row[0] for row in killed)
+    await asyncio.sleep(2.0)  # the waiter re-reads, and the connection is reopened
+    assert not waiting.done()
+    listening = await rows(
+        stack,
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    assert len(listening) == 1
+    await shop.http.post(f"/orders/cancel/{order_id}/", headers=me.headers)
+    assert (await _woken(waiting))["status"] == "cancelled"
+
+
+async def test_a_wait_answers_when_a_delayed_payment_gets_under_way(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    """A bank debit completes the page unpaid: the order stays pending, and the buyer's page is
+    told the money is on its way."""
+    me, order_id = await _order(client, stack)
+    page = await shop.checkout_ok(me, order_id)
+    waiting = await _waiting(shop, me, order_id)
+    paid = await shop.pay(page["session_id"], DELAYED_CARD)
+    assert paid.status_code == 200 and paid.json()["session"]["payment_status"] == "unpaid"
+    answer = await _woken(waiting)
+    assert answer["status"] == "pending"
+    assert answer["checkout"]["payment_processing"] is True
