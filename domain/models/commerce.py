@@ -166,6 +166,8 @@ class CheckoutSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Completed with a delayed payment method whose money has not come yet (nor failed).
     payment_processing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # When the reconcile run last asked Stripe about it (whatever the answer); never: NULL.
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_default()
     updated_at: Mapped[datetime] = _updated_at()
 
