@@ -1,5 +1,6 @@
-"""Checkout reconciliation activities: list stale open sessions, ask Stripe about one and hand
-a paid or expired one to its order's checkout run the webhook's way."""
+"""Checkout reconciliation activities: list stale open sessions, ask Stripe about one (stamping
+it as checked, so successive runs rotate through them) and hand a paid or expired one to its
+order's checkout run the webhook's way."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from domain.config import Settings
 from domain.db import SessionFactory, transaction
 from domain.payments import reconcile
 from domain.payments.handoff import Signaller, deliver_event
-from domain.stripe import StripeGateway, StripeRejected
+from domain.stripe import CheckoutSessionInfo, StripeGateway, StripeRejected
 from workflows.reconcile_messages import (
     ReconcileInput,
     ReconcileOutcome,
@@ -47,16 +48,7 @@ class ReconcileActivities:
 
     @activity.defn(name=RECONCILE_SESSION)
     async def reconcile_checkout_session(self, stale: StaleCheckoutSession) -> ReconcileOutcome:
-        try:
-            info = await self._gateway.retrieve_checkout_session(stale.session_id)
-        except StripeRejected as exc:
-            if exc.status != 404:  # retrying will not help
-                raise ApplicationError(
-                    f"Stripe refused session {stale.session_id}: {exc.code}",
-                    type="StripeRejected",
-                    non_retryable=True,
-                ) from None
-            info = reconcile.unknown_session(stale.session_id)
+        info = await self._ask_stripe(stale.session_id)
         outcome = reconcile.outcome(info)
         if outcome == "open":
             return ReconcileOutcome(outcome)
@@ -76,6 +68,28 @@ class ReconcileActivities:
             handed_on,
         )
         return ReconcileOutcome(outcome)
+
+    async def _ask_stripe(self, session_id: str) -> CheckoutSessionInfo:
+        """What Stripe says of the session. Once Stripe answered (whatever it said) the session
+        is stamped as checked, so the next runs take the ones checked longest ago first; when
+        Stripe could not be reached it is not (the activity's retry asks again)."""
+        try:
+            info = await self._gateway.retrieve_checkout_session(session_id)
+        except StripeRejected as exc:
+            await self._checked(session_id)
+            if exc.status != 404:  # retrying will not help
+                raise ApplicationError(
+                    f"Stripe refused session {session_id}: {exc.code}",
+                    type="StripeRejected",
+                    non_retryable=True,
+                ) from None
+            return reconcile.unknown_session(session_id)
+        await self._checked(session_id)
+        return info
+
+    async def _checked(self, session_id: str) -> None:
+        async with transaction(self._sessions) as session:
+            await reconcile.mark_reconciled(session, session_id)
 
     def all(self) -> list[object]:
         return [self.list_stale_checkout_sessions, self.reconcile_checkout_session]

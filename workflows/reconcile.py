@@ -1,11 +1,12 @@
 """Scheduled reconciliation of open checkouts with Stripe (run by a Temporal Schedule the worker
 upserts).
 
-One bounded batch per run: the stale open sessions of pending orders are listed, and each is
-looked up at Stripe. A paid one whose webhook never came, or an expired one, is handed to its
-order's checkout run exactly as the webhook would hand it (the run is the single writer: it
-records the payment once, or cancels the order / opens a new page per its rules). The result
-(the counts) is what an operator sees as the schedule's last outcome."""
+One bounded batch per run: the stale open sessions of pending orders are listed (the ones
+checked longest ago first, so successive runs rotate through them), and each is looked up at
+Stripe (which stamps it as checked). A paid one whose webhook never came, or an expired one, is
+handed to its order's checkout run exactly as the webhook would hand it (the run is the single
+writer: it records the payment once, or cancels the order / opens a new page per its rules). The
+result (the counts) is what an operator sees as the schedule's last outcome."""
 
 from __future__ import annotations
 

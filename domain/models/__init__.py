@@ -12,6 +12,7 @@ from domain.models.accounts import (
     UserProfile,
 )
 from domain.models.base import NAMING_CONVENTION, Base
+from domain.models.cart_orders import Cart, CartItem, Order, OrderItem, OrderStatus
 from domain.models.catalog import (
     Certification,
     Director,
@@ -22,14 +23,9 @@ from domain.models.catalog import (
     movie_genres,
     movie_stars,
 )
-from domain.models.commerce import (
-    Cart,
-    CartItem,
+from domain.models.payments import (
     CheckoutSession,
     CheckoutSessionStatus,
-    Order,
-    OrderItem,
-    OrderStatus,
     Payment,
     PaymentItem,
     PaymentStatus,

@@ -39,3 +39,8 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
 
 def now_default() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def updated_at_default() -> Mapped[datetime]:
+    """Set on insert, and again by every ORM update that does not set it itself."""
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())

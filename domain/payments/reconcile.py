@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
@@ -26,14 +26,17 @@ async def stale_sessions(
     complete; expired: expired).
 
     A delayed payment stays in flight for days, so its session comes back run after run: open
-    sessions come first (oldest first), and processing ones take at most half of a batch that
-    open ones would fill (all of what they leave), so neither kind starves the other."""
+    sessions come first, and processing ones take at most half of a batch that open ones would
+    fill (all of what they leave), so neither kind starves the other. Within each kind, sessions
+    never checked come first (oldest first), then the longest unchecked (`reconciled_at`, which
+    `mark_reconciled` stamps), so successive runs rotate through all of them rather than
+    checking the same oldest ones until they settle."""
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, min_age_seconds)
     base = (
         select(CheckoutSession.stripe_session_id, CheckoutSession.order_id)
         .join(Order, Order.id == CheckoutSession.order_id)
         .where(Order.status == OrderStatus.PENDING, CheckoutSession.created_at <= cutoff)
-        .order_by(CheckoutSession.id)
+        .order_by(CheckoutSession.reconciled_at.asc().nulls_first(), CheckoutSession.id)
         .limit(limit)
     )
     if order_id is not None:
@@ -51,6 +54,17 @@ async def stale_sessions(
     chosen = open_rows[: limit - reserved]
     chosen += processing_rows[: limit - len(chosen)]
     return [(str(sid), int(oid)) for sid, oid in chosen]
+
+
+async def mark_reconciled(session: AsyncSession, session_id: str) -> None:
+    """Stamp the session as asked about at Stripe now (whatever the answer), so the next runs
+    take the ones asked about longest ago first. `updated_at` is kept: for a session whose
+    delayed payment is in flight it says since when (repository.processing_session)."""
+    await session.execute(
+        update(CheckoutSession)
+        .where(CheckoutSession.stripe_session_id == session_id)
+        .values(reconciled_at=func.now(), updated_at=CheckoutSession.updated_at)
+    )
 
 
 def unknown_session(session_id: str) -> CheckoutSessionInfo:

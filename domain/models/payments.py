@@ -1,22 +1,18 @@
-"""Commerce: carts, orders, Stripe checkout sessions, payments, purchases, refunds and the
-Stripe events received by the webhook.
+"""Payments: Stripe checkout sessions, payments, purchases, refunds and the Stripe events
+received by the webhook (the carts and orders they pay for are domain/models/cart_orders.py).
 
-Money is `Numeric(10, 2)` in the shop's currency (`CURRENCY`); Stripe sees integer minor units.
-Every invariant that protects money is a database constraint, so a race ends in a constraint
-violation (a 409 for the API, a no-op for an activity), never in a second charge or purchase:
+Money is `Numeric(10, 2)` in the shop's currency, as for orders. Every invariant that protects
+money is a database constraint, so a race ends in a constraint violation, never in a second
+charge or purchase:
 
-- one cart per user; a movie at most once per cart;
-- one *pending* order per user (a partial unique index);
-- an order line keeps the price the buyer was shown (`order_items.price`), and the order's
-  total is the sum of those snapshots;
 - a Stripe Checkout Session, PaymentIntent, Refund and Event is recorded at most once
   (unique Stripe ids);
+- at most one payment pays an order (a partial unique index);
 - a movie is bought at most once per user (`purchases`), and only through a payment;
 - a payment is never refunded beyond what was paid (`refunded_amount <= amount`, a CHECK).
 
-Order history references movies with ON DELETE RESTRICT: deleting a movie that someone
-ordered archives it instead (domain/catalog). Carts cascade, so carts never block a delete.
-Users are RESTRICT too: money records outlive nothing silently.
+Money records reference orders, movies and users with ON DELETE RESTRICT: they outlive nothing
+silently.
 """
 
 from __future__ import annotations
@@ -37,24 +33,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models.base import MONEY, Base, enum_column, now_default
-
-
-def _updated_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
-
-
-class OrderStatus(enum.StrEnum):
-    PENDING = "pending"  # created from the cart, not paid yet
-    PAID = "paid"  # a payment was recorded; the buyer owns the movies
-    CANCELLED = "cancelled"  # by the buyer, or its checkout expired; never paid
-    REFUNDED = "refunded"  # paid, then refunded in full
+from domain.models.base import MONEY, Base, enum_column, now_default, updated_at_default
 
 
 class CheckoutSessionStatus(enum.StrEnum):
@@ -82,71 +66,6 @@ class RefundReason(enum.StrEnum):
     ADMIN = "admin"
 
 
-class Cart(Base):
-    __tablename__ = "carts"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = now_default()
-
-
-class CartItem(Base):
-    __tablename__ = "cart_items"
-    __table_args__ = (UniqueConstraint("cart_id", "movie_id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
-    # CASCADE: a cart never blocks deleting a movie (an archived one is refused at add time).
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
-    added_at: Mapped[datetime] = now_default()
-
-
-class Order(Base):
-    __tablename__ = "orders"
-    __table_args__ = (
-        CheckConstraint("total_amount >= 0", name="total_non_negative"),
-        CheckConstraint("currency ~ '^[a-z]{3}$'", name="currency_code"),
-        # One pending order per user: a second create is a 409 carrying this one's id.
-        Index(
-            "uq_orders_user_id_pending",
-            "user_id",
-            unique=True,
-            postgresql_where=text("status = 'pending'"),
-        ),
-        Index("ix_orders_user_id_created_at", "user_id", "created_at"),
-        Index("ix_orders_status_created_at", "status", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    status: Mapped[OrderStatus] = mapped_column(
-        enum_column(OrderStatus, "order_status"), server_default=OrderStatus.PENDING.value
-    )
-    total_amount: Mapped[Decimal] = mapped_column(MONEY)
-    currency: Mapped[str] = mapped_column(String(3))
-    created_at: Mapped[datetime] = now_default()
-    updated_at: Mapped[datetime] = _updated_at()
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Why it was cancelled: "user", "expired" (its checkout timed out), ...
-    cancel_reason: Mapped[str | None] = mapped_column(String(32))
-
-
-class OrderItem(Base):
-    __tablename__ = "order_items"
-    __table_args__ = (
-        UniqueConstraint("order_id", "movie_id"),
-        CheckConstraint("price >= 0", name="price_non_negative"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    # RESTRICT: a movie in someone's order history is archived, never deleted.
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="RESTRICT"), index=True)
-    # The price the buyer was shown when the order was made: Stripe charges exactly this.
-    price: Mapped[Decimal] = mapped_column(MONEY)
-
-
 class CheckoutSession(Base):
     """A Stripe Checkout Session made for an order (an order may get a new one after expiry)."""
 
@@ -166,8 +85,10 @@ class CheckoutSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Completed with a delayed payment method whose money has not come yet (nor failed).
     payment_processing: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # When the reconcile run last asked Stripe about it (whatever the answer); never: NULL.
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_default()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_default()
 
 
 class Payment(Base):
@@ -209,7 +130,7 @@ class Payment(Base):
     stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = now_default()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_default()
 
 
 class PaymentItem(Base):
@@ -288,7 +209,7 @@ class Refund(Base):
     # The last error seen while asking Stripe (retrying), or Stripe's failure reason.
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_default()
-    updated_at: Mapped[datetime] = _updated_at()
+    updated_at: Mapped[datetime] = updated_at_default()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
