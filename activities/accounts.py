@@ -47,7 +47,8 @@ async def _heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECON
             done, _ = await asyncio.wait({task}, timeout=every)
             if done:
                 return task.result()
-            activity.heartbeat()
+            if not activity.info().is_local:  # a local activity has no heartbeat
+                activity.heartbeat()
     finally:
         task.cancel()
 

@@ -257,6 +257,12 @@ class PaymentActivities:
                 type="PaymentNotFound",
                 non_retryable=True,
             )
+        if found.sent:
+            # A retry after the mail went out (a replayed workflow task re-runs its local
+            # activities): once is enough. Only a crash between the send and this row's update
+            # can send it twice.
+            activity.logger.info("the receipt of payment %s was sent before", data.payment_id)
+            return
         rendered = self._renderer.render(
             "receipt",
             order_id=found.order_id,
@@ -274,6 +280,8 @@ class PaymentActivities:
                 f"SMTP delivery failed ({type(exc).__name__}); will retry",
                 type="SMTPDeliveryFailed",
             ) from None
+        async with transaction(self._sessions) as session:
+            await ledger.mark_receipt_sent(session, data.payment_id)
         activity.logger.info("sent the receipt of payment %s", data.payment_id)
 
     def all(self) -> list[object]:

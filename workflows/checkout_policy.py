@@ -34,20 +34,32 @@ ASYNC_PAYMENT_IN_FLIGHT = "async-payment-in-flight"
 # for it and refuses a cancel), and a cancel loads the order first (update-with-start runs the
 # cancel before `run`).
 ADOPT_PAYMENT_IN_FLIGHT = "adopt-payment-in-flight"
-# A run started from it on takes every patch above at once and records this one marker (and one
-# TemporalChangeVersion update) instead of one per patch: a checkout records each patch it
-# meets, and each costs the server a history event and a visibility write. A patch added later
-# gets its own marker, and joins a new bundle when the next one is cut.
+# The receipt is first tried as a local activity, inside the workflow task that recorded the
+# payment; only when that fails (SMTP down) does it become a regular activity, retried until it
+# goes through and visible in the UI as a pending activity with its last error. A paid checkout
+# is then two workflow tasks and no activity task instead of three and one.
+RECEIPT_LOCAL_FIRST = "receipt-local-first"
+# A run started from a bundle's cut on takes every patch in it at once and records one marker
+# (and one TemporalChangeVersion update) instead of one per patch: a checkout records each patch
+# it meets, and each costs the server a history event and a visibility write. A patch added later
+# gets its own marker until the next bundle is cut. A run remembers the bundle it took.
 PATCHES_TO_2026_11_27 = "checkout-patches-to-2026-11-27"
-BUNDLED_PATCHES = frozenset(
-    [
-        LOCAL_ACTIVITIES,
-        LOAD_BEFORE_SESSION,
-        REARM_TIMER,
-        ASYNC_PAYMENT_IN_FLIGHT,
-        ADOPT_PAYMENT_IN_FLIGHT,
-    ]
-)
+PATCHES_TO_2026_11_28 = "checkout-patches-to-2026-11-28"
+BUNDLES = {
+    PATCHES_TO_2026_11_27: frozenset(
+        [
+            LOCAL_ACTIVITIES,
+            LOAD_BEFORE_SESSION,
+            REARM_TIMER,
+            ASYNC_PAYMENT_IN_FLIGHT,
+            ADOPT_PAYMENT_IN_FLIGHT,
+        ]
+    ),
+}
+BUNDLES[PATCHES_TO_2026_11_28] = BUNDLES[PATCHES_TO_2026_11_27] | {RECEIPT_LOCAL_FIRST}
+# Newest first: a new run takes the first; an older run finds the one it recorded.
+BUNDLE_ORDER = (PATCHES_TO_2026_11_28, PATCHES_TO_2026_11_27)
+BUNDLED_PATCHES = frozenset().union(*BUNDLES.values())
 
 STRIPE_MIN_SESSION = timedelta(minutes=30)  # Stripe refuses an `expires_at` sooner than this
 # Stripe measures from its clock when the activity runs, a little after the workflow decided.
@@ -64,6 +76,11 @@ PAYMENT_FAILED = "payment_intent.payment_failed"
 DB_TIMEOUT = timedelta(seconds=30)
 STRIPE_TIMEOUT = timedelta(seconds=60)
 EMAIL_TIMEOUT = timedelta(seconds=60)
+# The receipt's local attempt: short, so an SMTP outage soon hands it to a regular activity.
+LOCAL_RECEIPT_TIMEOUT = timedelta(seconds=10)
+LOCAL_RECEIPT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_attempts=2, non_retryable_error_types=[]
+)
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),

@@ -20,14 +20,15 @@ from temporalio.exceptions import TimeoutError as ActivityTimedOut
 
 from workflows.checkout_policy import (
     ADOPT_PAYMENT_IN_FLIGHT,
+    BUNDLE_ORDER,
     BUNDLED_PATCHES,
+    BUNDLES,
     CREATE_RETRY,
     CREATE_SESSION,
     DB_RETRY,
     DB_TIMEOUT,
     LOAD_ORDER,
     LOCAL_ACTIVITIES,
-    PATCHES_TO_2026_11_27,
     SESSION_MARGIN,
     STRIPE_MIN_SESSION,
     STRIPE_TIMEOUT,
@@ -88,7 +89,7 @@ class CheckoutSessions:
     # the failure must not put the order back into processing.
     _async_failed: set[str]
     _status: CheckoutStatus
-    _bundled: bool | None  # whether this run took the bundled patches (None: not asked yet)
+    _bundled: frozenset[str] | None  # the patches of the bundle this run took (None: not asked)
 
     async def _load_order(self) -> None:
         """Once per run, under the lock, before its first session: the order's status, and the
@@ -211,16 +212,18 @@ class CheckoutSessions:
 
     # --- patches ---------------------------------------------------------------------------
     def _patched(self, patch_id: str) -> bool:
-        """`workflow.patched(patch_id)`, with the bundle: a run started since it takes every
-        bundled patch on one marker. A run started before it never has the bundle's marker,
-        so on replay it is asked each patch as before. The bundle is asked at a run's first
-        patch, which every kind of run (update- or signal-with-start) meets in its first
-        workflow task, so a run's answer never changes partway."""
+        """`workflow.patched(patch_id)`, with bundles: a new run takes the newest bundle's
+        patches on one marker. A run started before finds the bundle it recorded (or none, and
+        is asked each patch as before); a patch outside its bundle is asked on its own. The
+        bundle is asked at a run's first patch, which every kind of run (update- or
+        signal-with-start) meets in its first workflow task, so a run's answer never changes
+        partway."""
         if patch_id not in BUNDLED_PATCHES:
             return workflow.patched(patch_id)
         if self._bundled is None:
-            self._bundled = workflow.patched(PATCHES_TO_2026_11_27)
-        return self._bundled or workflow.patched(patch_id)
+            taken = next((b for b in BUNDLE_ORDER if workflow.patched(b)), None)
+            self._bundled = BUNDLES[taken] if taken is not None else frozenset()
+        return patch_id in self._bundled or workflow.patched(patch_id)
 
     # --- state -----------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:

@@ -129,6 +129,9 @@ class Payment(Base):
     refunded_amount: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
     stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # When the SMTP server accepted the receipt: a retried send (a workflow task replayed after
+    # its local activity ran, an activity retried after a timeout) does not mail it again.
+    receipt_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = now_default()
     updated_at: Mapped[datetime] = updated_at_default()
 

@@ -130,12 +130,20 @@ class Receipt:
     amount: Decimal
     currency: str
     lines: list[OrderLine]
+    sent: bool  # the SMTP server accepted it already
 
 
 async def receipt(session: AsyncSession, payment_id: int) -> Receipt | None:
     row = (
         await session.execute(
-            select(Payment.id, Payment.order_id, Payment.amount, Payment.currency, User.email)
+            select(
+                Payment.id,
+                Payment.order_id,
+                Payment.amount,
+                Payment.currency,
+                Payment.receipt_sent_at,
+                User.email,
+            )
             .join(User, User.id == Payment.user_id)
             .where(Payment.id == payment_id)
         )
@@ -156,6 +164,15 @@ async def receipt(session: AsyncSession, payment_id: int) -> Receipt | None:
         row.amount,
         row.currency,
         [OrderLine(name, price) for name, price in lines],
+        row.receipt_sent_at is not None,
+    )
+
+
+async def mark_receipt_sent(session: AsyncSession, payment_id: int) -> None:
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.receipt_sent_at.is_(None))
+        .values(receipt_sent_at=func.now(), updated_at=Payment.updated_at)
     )
 
 
