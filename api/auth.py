@@ -14,7 +14,7 @@ from domain.accounts import service as accounts
 from domain.accounts.errors import InvalidToken, TokenRevoked
 from domain.accounts.repository import AuthUser, get_auth_user
 from domain.errors import NotAuthenticated
-from domain.redis_store import is_access_token_denied
+from domain.redis_store import is_session_denied
 from domain.security import TokenClaims
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -42,7 +42,7 @@ async def authenticate_request() -> tuple[AuthUser, TokenClaims]:
             return await get_auth_user(conn, claims.user_id)
 
     denied, user = await asyncio.gather(
-        is_access_token_denied(svc.redis, claims.jti, claims.family_id),
+        is_session_denied(svc.redis, claims.family_id),
         load_user(),
         return_exceptions=True,
     )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -23,17 +21,6 @@ def create_redis(url: str) -> Redis:
     )
 
 
-def _deny_key(jti: str) -> str:
-    return f"auth:deny:{jti}"
-
-
-async def deny_access_token(redis: Redis, jti: str, expires_at: datetime) -> None:
-    """Deny a token's jti until the moment it would have expired anyway."""
-    ttl = math.ceil((expires_at - datetime.now(UTC)).total_seconds())
-    if ttl > 0:
-        await redis.set(_deny_key(jti), "1", ex=ttl)
-
-
 def _session_deny_key(session_id: str) -> str:
     return f"auth:deny-sid:{session_id}"
 
@@ -43,9 +30,11 @@ async def deny_session(redis: Redis, session_id: str, ttl_seconds: int) -> None:
     await redis.set(_session_deny_key(session_id), "1", ex=max(ttl_seconds, 1))
 
 
-async def is_access_token_denied(redis: Redis, jti: str, session_id: str) -> bool:
-    """The token's own jti or its whole session denied: one EXISTS, one round trip."""
-    return bool(await redis.exists(_deny_key(jti), _session_deny_key(session_id)))
+async def is_session_denied(redis: Redis, session_id: str) -> bool:
+    """Every access token of the session (refresh family) is refused: logout, a password
+    change or reset, a reused refresh token. One EXISTS, one round trip. (Tokens are denied
+    by session only: the per-token `auth:deny:{jti}` keys of before lived one access lifetime.)"""
+    return bool(await redis.exists(_session_deny_key(session_id)))
 
 
 @dataclass(frozen=True, slots=True)
