@@ -12,8 +12,13 @@ and wakes the requests waiting on that order. A notification may be missed while
 connection is being opened, so a waiter also re-reads the order every few seconds (every second
 while not listening): a lost connection makes the answer later, never wrong.
 
-Waits are capped per process and per user; past a cap the request answers at once, as if it
-had not asked to wait (a client that waits again is then polling, slowly).
+Waits are capped per process and per user; past a cap the request waits a second without
+being woken and answers the order as it is then, so a client that asks again polls at most once
+a second. Re-reads are spread (jittered, and a mass wake-up after a reconnect is staggered over
+a second) so the waiters never all take a pool connection at once. The listening connection is
+pinged every 30 s; one that died silently (a dropped TCP connection) is closed and reopened.
+One Postgres connection per API process is held outside the pool for this; LISTEN needs a
+session (a PgBouncer in transaction mode would leave the waits polling every second).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +41,10 @@ MAX_WAIT_SECONDS = 20  # under the usual 30 s proxy/read timeouts, and shutdown 
 RECHECK_SECONDS = 5.0  # a waiter re-reads this often while listening (a missed notification)
 RECHECK_UNLISTENED_SECONDS = 1.0  # and this often while the listening connection is down
 RECONNECT_DELAY_SECONDS = 1.0  # at most one connection attempt per this many seconds
+OVER_CAP_DELAY_SECONDS = 1.0  # past a cap: answer after this, so asking again is slow polling
+PING_SECONDS = 30.0  # the listening connection proves it is alive this often
+PING_TIMEOUT_SECONDS = 5.0
+JITTER = 0.2  # re-reads are spread by up to ±20 %
 MAX_WAITERS = 10_000  # per process
 MAX_WAITERS_PER_USER = 4  # per process: enough for a few tabs, not for holding many sockets
 
@@ -56,6 +66,7 @@ class OrderWatcher:
         self._count = 0
         self._conn: asyncpg.Connection | None = None
         self._connecting: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
         self._last_attempt = float("-inf")
         self._closed = False
 
@@ -69,8 +80,14 @@ class OrderWatcher:
         """`read()` the order; if it is pending, wait up to `seconds` for it to change and
         answer it as it is then. `read` raises for an order the user may not see (before any
         waiting)."""
-        if seconds <= 0 or not self._admit(user_id):
+        if seconds <= 0:
             return await read()
+        if not self._admit(user_id):
+            order = await read()  # an order the user may not see is 404 at once
+            if order["status"] == "pending":
+                await asyncio.sleep(min(seconds, OVER_CAP_DELAY_SECONDS))
+                order = await read()
+            return order
         # Registered before the first read: a change committed after that read wakes us.
         event = asyncio.Event()
         self._waiters[order_id].add(event)
@@ -96,6 +113,7 @@ class OrderWatcher:
             if remaining <= 0 or self._closed:
                 break
             recheck = RECHECK_SECONDS if self.listening else RECHECK_UNLISTENED_SECONDS
+            recheck *= random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (spread, not secrets)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), min(remaining, recheck))
             if not self.listening:
@@ -132,11 +150,18 @@ class OrderWatcher:
         for event in self._waiters.get(order_id, ()):
             event.set()
 
-    def _on_lost(self, _conn: object) -> None:
+    def _on_lost(self, conn: object) -> None:
+        if conn is not self._conn:
+            return  # an older connection's late goodbye
         self._conn = None
-        for events in self._waiters.values():  # re-read now: changes may have been missed
+        self._wake_all_spread()  # changes may have been missed meanwhile
+
+    def _wake_all_spread(self) -> None:
+        """Wake every waiter to re-read, spread over a second (not all in one tick)."""
+        loop = asyncio.get_running_loop()
+        for events in self._waiters.values():
             for event in events:
-                event.set()
+                loop.call_later(random.uniform(0, 1.0), event.set)  # noqa: S311 (spread)
 
     def _start_listening(self) -> None:
         """Open the listening connection in the background (never delays a request)."""
@@ -153,23 +178,35 @@ class OrderWatcher:
     async def _listen(self) -> None:
         try:
             conn = await asyncpg.connect(self._dsn.render_as_string(hide_password=False), timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("order watch: cannot listen for order changes (%s)", type(exc).__name__)
             return
         try:
             await conn.add_listener(CHANNEL, self._on_notify)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("order watch: LISTEN failed (%s)", type(exc).__name__)
-            await conn.close(timeout=5)
-            return
-        conn.add_termination_listener(self._on_lost)
-        if self._closed:
-            await conn.close(timeout=5)
-            return
+            if self._closed:
+                raise asyncio.CancelledError
+        except BaseException as exc:
+            conn.terminate()
+            if isinstance(exc, Exception):
+                log.warning("order watch: LISTEN failed (%s)", type(exc).__name__)
+                return
+            raise
         self._conn = conn
-        for events in self._waiters.values():  # changes before LISTEN may have been missed
-            for event in events:
-                event.set()
+        conn.add_termination_listener(self._on_lost)
+        self._wake_all_spread()  # changes before LISTEN may have been missed
+        self._pinger = asyncio.get_running_loop().create_task(self._keep_alive(conn))
+
+    async def _keep_alive(self, conn: asyncpg.Connection) -> None:
+        """Ping the listening connection; one that does not answer is closed (and reopened by
+        the next waiter)."""
+        while not conn.is_closed():
+            await asyncio.sleep(PING_SECONDS)
+            try:
+                await conn.execute("SELECT 1", timeout=PING_TIMEOUT_SECONDS)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                log.warning("order watch: the listening connection stopped answering")
+                conn.terminate()  # its termination listener drops it
+                return
 
     async def close(self) -> None:
         """Wake every waiter (each answers what it reads now) and stop listening."""
@@ -177,11 +214,14 @@ class OrderWatcher:
         for events in self._waiters.values():
             for event in events:
                 event.set()
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        for task in (self._connecting, self._pinger):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
-            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+            try:
                 await conn.close(timeout=5)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                conn.terminate()

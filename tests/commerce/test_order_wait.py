@@ -24,6 +24,7 @@ DELAYED_CARD = "4000000000006009"  # a bank debit that later succeeds
 @pytest.fixture(autouse=True)
 def only_notifications_wake(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(order_watch, "RECHECK_SECONDS", 600.0)
+    monkeypatch.setattr(order_watch, "RECHECK_UNLISTENED_SECONDS", 600.0)
 
 
 async def _wait(shop: Shop, who: Buyer, order_id: int, wait: Any = LONG) -> httpx.Response:
@@ -172,3 +173,25 @@ async def test_a_wait_answers_when_a_delayed_payment_gets_under_way(
     answer = await _woken(waiting)
     assert answer["status"] == "pending"
     assert answer["checkout"]["payment_processing"] is True
+
+
+async def test_a_wait_given_up_by_its_client_leaves_no_waiter_behind(stack: Stack) -> None:
+    """A client that disconnects cancels its request: the wait's place and count are freed."""
+    watcher = order_watch.OrderWatcher(stack.settings.database_url)
+    reads = 0
+
+    async def read() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"status": "pending", "checkout": None}
+
+    try:
+        waits = [asyncio.create_task(watcher.read_when_changed(7, 1, read, LONG)) for _ in range(3)]
+        await asyncio.sleep(0.5)
+        assert reads >= 3 and all(not w.done() for w in waits)  # (+3 re-reads once listening)
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        assert watcher._count == 0 and not watcher._waiters and not watcher._per_user
+    finally:
+        await watcher.close()
