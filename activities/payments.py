@@ -5,6 +5,7 @@ workflow."""
 from __future__ import annotations
 
 import aiosmtplib
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -280,8 +281,17 @@ class PaymentActivities:
                 f"SMTP delivery failed ({type(exc).__name__}); will retry",
                 type="SMTPDeliveryFailed",
             ) from None
-        async with transaction(self._sessions) as session:
-            await ledger.mark_receipt_sent(session, data.payment_id)
+        try:
+            async with transaction(self._sessions) as session:
+                await ledger.mark_receipt_sent(session, data.payment_id)
+        except SQLAlchemyError as exc:
+            # The mail went out: failing now would only send it again on the retry.
+            activity.logger.warning(
+                "sent the receipt of payment %s but could not note it (%s)",
+                data.payment_id,
+                type(exc).__name__,
+            )
+            return
         activity.logger.info("sent the receipt of payment %s", data.payment_id)
 
     def all(self) -> list[object]:

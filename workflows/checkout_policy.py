@@ -76,11 +76,11 @@ PAYMENT_FAILED = "payment_intent.payment_failed"
 DB_TIMEOUT = timedelta(seconds=30)
 STRIPE_TIMEOUT = timedelta(seconds=60)
 EMAIL_TIMEOUT = timedelta(seconds=60)
-# The receipt's local attempt: short, so an SMTP outage soon hands it to a regular activity.
-LOCAL_RECEIPT_TIMEOUT = timedelta(seconds=10)
-LOCAL_RECEIPT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_attempts=2, non_retryable_error_types=[]
-)
+# The receipt's local attempt: one short try, so an SMTP outage (or a server that accepts the
+# connection and never answers) soon hands it to a regular activity and frees the run for the
+# updates and signals waiting behind its workflow task.
+LOCAL_RECEIPT_TIMEOUT = timedelta(seconds=5)
+LOCAL_RECEIPT_RETRY = RetryPolicy(maximum_attempts=1)
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
