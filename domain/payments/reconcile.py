@@ -27,16 +27,19 @@ async def stale_sessions(
 
     A delayed payment stays in flight for days, so its session comes back run after run: open
     sessions come first, and processing ones take at most half of a batch that open ones would
-    fill (all of what they leave), so neither kind starves the other. Within each kind, sessions
-    never checked come first (oldest first), then the longest unchecked (`reconciled_at`, which
-    `mark_reconciled` stamps), so successive runs rotate through all of them rather than
-    checking the same oldest ones until they settle."""
+    fill (all of what they leave), so neither kind starves the other. Within each kind, the session
+    not looked at for longest comes first: since it was last checked (`reconciled_at`, which
+    `mark_reconciled` stamps) or, never checked, since it was made. Successive runs rotate
+    through all of them, and a steady stream of new sessions cannot starve the re-checks."""
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, min_age_seconds)
     base = (
         select(CheckoutSession.stripe_session_id, CheckoutSession.order_id)
         .join(Order, Order.id == CheckoutSession.order_id)
         .where(Order.status == OrderStatus.PENDING, CheckoutSession.created_at <= cutoff)
-        .order_by(CheckoutSession.reconciled_at.asc().nulls_first(), CheckoutSession.id)
+        .order_by(
+            func.coalesce(CheckoutSession.reconciled_at, CheckoutSession.created_at),
+            CheckoutSession.id,
+        )
         .limit(limit)
     )
     if order_id is not None:
