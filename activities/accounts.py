@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from datetime import datetime
-from typing import TypeVar
 
-import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.mail import deliver
 from activities.password_reset import PASSWORD_RESET
 from domain.accounts import repository as repo
 from domain.db import SessionFactory, transaction
@@ -28,29 +25,12 @@ from workflows.messages import (
 
 ACTIVATION = "activation"
 PASSWORD_RESET_TEMPLATE = "password_reset"
-HEARTBEAT_EVERY_SECONDS = 2.0
-T = TypeVar("T")
 
 
 def _user_not_found(user_id: int) -> ApplicationError:
     return ApplicationError(
         f"user {user_id} does not exist", type="UserNotFound", non_retryable=True
     )
-
-
-async def _heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECONDS) -> T:
-    """Await `work`, heartbeating meanwhile: a worker that dies mid-send is noticed within the
-    heartbeat timeout (seconds), not the whole start-to-close timeout."""
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=every)
-            if done:
-                return task.result()
-            if not activity.info().is_local:  # a local activity has no heartbeat
-                activity.heartbeat()
-    finally:
-        task.cancel()
 
 
 def _format_expiry(expires_at: datetime) -> str:
@@ -123,15 +103,7 @@ class AccountActivities:
         elif data.template == "activation_confirmation":
             context["login_url"] = self._renderer.link("/")
         rendered = self._renderer.render(data.template, **context)
-        try:
-            await _heartbeating(self._mailer.send(build_message(rendered, self._from, user.email)))
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # Retryable: Temporal retries until the server accepts the message. The original
-            # error can name the recipient, so only its type reaches the workflow history.
-            raise ApplicationError(
-                f"SMTP delivery failed ({type(exc).__name__}); will retry",
-                type="SMTPDeliveryFailed",
-            ) from None
+        await deliver(self._mailer, build_message(rendered, self._from, user.email))
         activity.logger.info("sent %s email to user %s", data.template, data.user_id)
 
     @activity.defn(name="activate_account")

@@ -4,12 +4,11 @@ workflow."""
 
 from __future__ import annotations
 
-import aiosmtplib
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.accounts import _heartbeating
+from activities.mail import deliver
 from domain.config import Settings
 from domain.db import SessionFactory, transaction
 from domain.email.mailer import Mailer
@@ -272,15 +271,7 @@ class PaymentActivities:
             currency=found.currency.upper(),
             order_url=self._renderer.link(f"/orders/{found.order_id}/"),
         )
-        message = build_message(rendered, self._settings.email_from, found.email)
-        try:
-            await _heartbeating(self._mailer.send(message))
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # Only the error's type: its text can name the recipient.
-            raise ApplicationError(
-                f"SMTP delivery failed ({type(exc).__name__}); will retry",
-                type="SMTPDeliveryFailed",
-            ) from None
+        await deliver(self._mailer, build_message(rendered, self._settings.email_from, found.email))
         try:
             async with transaction(self._sessions) as session:
                 await ledger.mark_receipt_sent(session, data.payment_id)

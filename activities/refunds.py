@@ -3,11 +3,10 @@ key `refund:{refund_id}`, or one email."""
 
 from __future__ import annotations
 
-import aiosmtplib
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.accounts import _heartbeating
+from activities.mail import deliver
 from domain.db import SessionFactory, transaction
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer, build_message
@@ -191,15 +190,7 @@ class RefundActivities:
             late_payment=refund.reason == RefundReason.ORDER_NOT_PAYABLE,
             after_success=data.after_success,
         )
-        try:
-            await _heartbeating(
-                self._mailer.send(build_message(rendered, self._from, notice.email))
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise ApplicationError(
-                f"SMTP delivery failed ({type(exc).__name__}); will retry",
-                type="SMTPDeliveryFailed",
-            ) from None
+        await deliver(self._mailer, build_message(rendered, self._from, notice.email))
         activity.logger.info("sent %s email for refund %s", template, refund.id)
 
     def all(self) -> list[object]:
