@@ -29,19 +29,17 @@ import httpx
 
 from bench.harness import Bench, Scenario
 from bench.load import BenchError, Request, RunResult, percentile
-from bench.machine import CPU_GROUPS, LOADGEN, OUTSIDE, cores
 from bench.report import ScenarioReport, Target
 from bench.scenarios.accounts import login_once
 from bench.scenarios.catalog import _seed
 from bench.scenarios.checkout_flow import (
-    STEP_NAMES,
-    STEPS,
     Buyer,
     Flow,
     FlowRun,
     db_latencies,
     timed_run,
 )
+from bench.scenarios.checkout_report import cpu_per_checkout, errors_table, latency_table
 
 TARGET_PER_SECOND = 20.0
 TARGET_P99_WEBHOOK_TO_PAID_S = 1.0
@@ -146,56 +144,6 @@ async def _create_buyers(database_url: str, tag: str, count: int) -> list[tuple[
     return made
 
 
-def _stats(values: list[float]) -> str:
-    ordered = sorted(values)
-    cells = [f"{1000 * percentile(ordered, p):,.0f}" for p in (50, 90, 99)]
-    top = f"{1000 * ordered[-1]:,.0f}" if ordered else "n/a"
-    return f"{len(ordered)} | {' | '.join(cells)} | {top}"
-
-
-def _latency_table(run: FlowRun, db: dict[str, list[float]]) -> str:
-    lines = ["| step | n | p50 ms | p90 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
-    for step in STEPS:
-        lines.append(f"| {STEP_NAMES[step]} | {_stats(run.durations[step])} |")
-    lines.append(
-        "| **webhook → paid** (database: `orders.paid_at` - `stripe_events.received_at`) "
-        f"| {_stats(db['webhook_to_paid'])} |"
-    )
-    lines.append(
-        "| webhook recorded → handed to the workflow (`handled_at` - `received_at`) "
-        f"| {_stats(db['webhook_to_signalled'])} |"
-    )
-    return "\n".join(lines)
-
-
-def _cpu_per_checkout(result: RunResult) -> str:
-    """CPU time each group used per checkout: what bounds checkouts/s on this many cores
-    whatever else the machine does (a busy machine stretches latency, not CPU per checkout)."""
-    if not result.ok or not result.cpu_by_group:
-        return "n/a"
-    per = {
-        g: 10 * result.cpu_by_group.get(g, 0.0) * result.seconds / result.ok
-        for g in CPU_GROUPS
-        if g != OUTSIDE
-    }
-    stack = sum(v for g, v in per.items() if g != LOADGEN)
-    lines = [
-        f"| {' | '.join(per)} | the stack (all but bench) | bound on {cores()} cores |",
-        "|" + "---:|" * (len(per) + 2),
-        f"| {' | '.join(f'{v:,.1f}' for v in per.values())} | **{stack:,.1f}** "
-        f"| {1000 * cores() / stack if stack else 0:,.1f} checkouts/s |",
-    ]
-    return "\n".join(lines)
-
-
-def _errors_table(run: FlowRun) -> str:
-    if not run.errors:
-        return "none"
-    lines = ["| step: answer | count |", "|---|---:|"]
-    lines += [f"| {what} | {n} |" for what, n in run.errors.most_common()]
-    return "\n".join(lines)
-
-
 async def run(bench: Bench) -> ScenarioReport:
     args = bench.args
     report = ScenarioReport("checkout", "Checkout: end-to-end checkouts and webhook→paid latency")
@@ -217,6 +165,13 @@ async def run(bench: Bench) -> ScenarioReport:
         httpx.AsyncClient(base_url=bench.base_url, timeout=30.0, limits=limits) as api,
         httpx.AsyncClient(base_url=emulator_url, timeout=30.0, limits=limits) as emulator,
     ):
+        flow = Flow(
+            api,
+            emulator,
+            poll=args.poll_interval,
+            wait=args.order_wait,
+            paid_timeout=args.paid_timeout,
+        )
         buyers: list[Buyer] = []
         for user_id, email in buyers_made:
             token = await login_once(api, email, PASSWORD)
@@ -226,18 +181,7 @@ async def run(bench: Bench) -> ScenarioReport:
         report.notes.append(
             f"{len(buyers)} buyers (`bench-buyer-{tag}-*`, made in the database, logged in "
             f"through the API), {len(movies)} movies on sale; emulator at {emulator_url}; "
-            + (
-                f"a buyer waits for paid with `GET /orders/{{id}}/?wait={args.order_wait}`"
-                if args.order_wait
-                else f"a buyer polls its order every {args.poll_interval:g} s after paying"
-            )
-        )
-        flow = Flow(
-            api,
-            emulator,
-            poll=args.poll_interval,
-            wait=args.order_wait,
-            paid_timeout=args.paid_timeout,
+            + flow.waiting
         )
         runs: dict[int, FlowRun] = {}
 
@@ -255,15 +199,15 @@ async def run(bench: Bench) -> ScenarioReport:
         read = Request("poll", "GET", f"/orders/{measured.paid_orders[0]}/", owner.headers)
         report.results.append(await bench.measure(read))
     db = await db_latencies(database_url, measured.paid_orders)
-    table = _latency_table(measured, db)
+    table = latency_table(measured, db)
     report.sections.append(("Latency of each step (the measured run)", table))
     report.sections.append(
         (
             "CPU ms per checkout (the measured run; % of a core x seconds / checkouts)",
-            _cpu_per_checkout(result),
+            cpu_per_checkout(result),
         )
     )
-    report.sections.append(("Errors", _errors_table(measured)))
+    report.sections.append(("Errors", errors_table(measured)))
     if result.ok:
         report.notes.append(
             f"the buyers sent {result.responses / result.ok:.1f} requests per checkout "

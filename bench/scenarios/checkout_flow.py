@@ -84,6 +84,13 @@ class Flow:
         self.api, self.emulator = api, emulator
         self.poll, self.wait, self.paid_timeout = poll, wait, paid_timeout
 
+    @property
+    def waiting(self) -> str:
+        """How a buyer learns its order is paid, for the report."""
+        if self.wait:
+            return f"a buyer waits for paid with `GET /orders/{{id}}/?wait={self.wait}`"
+        return f"a buyer polls its order every {self.poll:g} s after paying"
+
     async def _call(
         self,
         run: FlowRun,
