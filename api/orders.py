@@ -158,8 +158,8 @@ async def detail(order_id: int, query_args: DetailQuery) -> dict[str, Any]:
     the latest checkout session.
 
     With `wait=N` a pending order's answer waits up to N seconds for the order to change (paid,
-    cancelled, a delayed payment under way): one request instead of polling. The server may
-    answer sooner with the order unchanged (too many waits at once); ask again then.
+    cancelled, a delayed payment under way): one request instead of polling. Past 4 waits of
+    one user at once (per API process) it answers after a second, unchanged: ask again then.
     """
     svc, user_id = services(), current_user().id
 
