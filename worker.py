@@ -34,6 +34,7 @@ from domain.email.render import EmailRenderer
 from domain.redis_store import create_redis
 from domain.security import OneTimeTokens
 from domain.stripe import StripeGateway
+from worker_sandbox import Sandbox
 from workflows.checkout import CheckoutWorkflow
 from workflows.cleanup import TokenCleanupWorkflow
 from workflows.password_reset import PasswordResetWorkflow
@@ -121,6 +122,7 @@ def build_worker(client: Client, settings: Settings, activities: list[Any]) -> W
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
         activities=activities,
+        workflow_runner=Sandbox(),
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

@@ -23,6 +23,7 @@ from tests.api.catalog_support import account, create_movie
 from tests.conftest import Stack, StripeEmulator
 from tests.support import bearer, login
 from worker import WORKFLOWS, build_activities
+from worker_sandbox import Sandbox
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -52,6 +53,7 @@ class Shop:
             workflows=list(WORKFLOWS),
             activities=activities
             or build_activities(self.settings, self.stack.sessions, self.stack.client),
+            workflow_runner=Sandbox(),  # the worker's runner
         )
 
     async def reset_emulator(self, *, webhook_url: str | None) -> None:

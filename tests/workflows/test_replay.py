@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from tests.workflows.support import HISTORIES
 from worker import WORKFLOWS
+from worker_sandbox import Sandbox
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
 
@@ -22,7 +23,7 @@ RECORDED = sorted(HISTORIES.glob("*.json"))
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_replay_recorded_history(path: Path) -> None:
     history = WorkflowHistory.from_json("recorded", path.read_text())
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+    await Replayer(workflows=list(WORKFLOWS), workflow_runner=Sandbox()).replay_workflow(history)
 
 
 def test_every_workflow_type_has_a_recorded_history() -> None:
