@@ -14,7 +14,7 @@ COPY domain ./domain
 COPY workflows ./workflows
 COPY migrations ./migrations
 COPY devstack ./devstack
-COPY worker.py cli.py alembic.ini ./
+COPY worker.py worker_sandbox.py cli.py alembic.ini ./
 RUN pip install --no-deps --no-build-isolation . && useradd --system --uid 10001 cinema
 USER cinema
 EXPOSE 8001
