@@ -77,19 +77,21 @@ async def rate_limit(
     window: int,
     ip_factor: int,
     *,
+    per_client: bool = False,
     identity_factor: int | None = None,
 ) -> None:
     """Count one attempt for this identity (an email) and for the client's address; the
     address may make `ip_factor` times as many, so one network cannot try every account.
 
-    With `identity_factor` the tight count is per (identity, client) instead, and the identity
-    as a whole, from all clients, may make `identity_factor` times as many (login: a stranger
-    spending an account's budget does not lock its owner out)."""
+    With `per_client` the tight count is per (identity, client) instead, so a stranger spending
+    an account's budget does not lock its owner out; `identity_factor` then also caps the
+    identity as a whole, from all clients, at that many times as many (login)."""
     ip = client_ip()
     limits = [Limit(f"{bucket}-ip", ip, limit * ip_factor, window)]
-    if identity_factor is None:
+    if not per_client:
         limits.append(Limit(bucket, identity, limit, window))
     else:
         limits.append(Limit(f"{bucket}-client", f"{identity}\n{ip}", limit, window))
-        limits.append(Limit(bucket, identity, limit * identity_factor, window))
+        if identity_factor is not None:
+            limits.append(Limit(bucket, identity, limit * identity_factor, window))
     await hit_rate_limits(services().redis, *limits)

@@ -6,7 +6,6 @@ from pydantic import Field
 from quart import Blueprint, Response
 from quart_schema import tag_blueprint, validate_request, validate_response
 
-from api.auth import client_ip
 from api.guards import rate_limit, response_floor
 from api.pages import link_params, render_page
 from api.schemas import MessageResponse, Strict, error_responses
@@ -16,7 +15,6 @@ from domain.accounts import repository as repo
 from domain.accounts.errors import InvalidResetToken, PasswordUnchanged
 from domain.accounts.rules import Email, NewPassword
 from domain.db import transaction
-from domain.redis_store import Limit, hit_rate_limits
 from domain.security import OneTimeTokens
 from workflows.ids import password_reset_workflow_id
 from workflows.password_reset_messages import (
@@ -108,13 +106,14 @@ async def complete_reset(data: ResetComplete) -> MessageResponse:
     """
     svc = services()
     s = svc.settings
-    ip = client_ip()
-    limit, window = s.rate_limit_reset_complete, s.rate_limit_reset_complete_window_seconds
     # Per (email, client): a stranger's wrong tokens cannot lock the owner out.
-    await hit_rate_limits(
-        svc.redis,
-        Limit("reset-complete-ip", ip, limit * 4, window),
-        Limit("reset-complete", f"{data.email}\n{ip}", limit, window),
+    await rate_limit(
+        "reset-complete",
+        data.email,
+        s.rate_limit_reset_complete,
+        s.rate_limit_reset_complete_window_seconds,
+        ip_factor=4,
+        per_client=True,
     )
     token_hash = OneTimeTokens.hash(data.token)
     async with transaction(svc.sessions) as session:

@@ -93,6 +93,7 @@ async def login(data: LoginRequest) -> TokenResponse:
         s.rate_limit_login,
         s.rate_limit_login_window_seconds,
         ip_factor=5,
+        per_client=True,
         identity_factor=LOGIN_ACCOUNT_FACTOR,
     )
     user = await accounts.authenticate(svc.autocommit, svc.hasher, data.email, data.password)
