@@ -10,20 +10,12 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
-from devstack.config import (
-    PORTS,
-    REPO_ROOT,
-    api_workers,
-    command_from_env,
-    mask,
-    read_dotenv,
-    write_env_file,
-)
+from devstack.commands import api_command, migrate_command, seed_command, worker_command
+from devstack.config import PORTS, REPO_ROOT, api_workers, mask, read_dotenv, write_env_file
 from devstack.console import console, pump, watch_mail
 from devstack.ports import LOOPBACK, accepts_tcp, free_port, port_is_free
 from devstack.postgres import start_postgres
@@ -231,46 +223,20 @@ class Stack:
         if not self.configured("PUBLIC_BASE_URL"):
             self.export("PUBLIC_BASE_URL", f"http://{LOOPBACK}:{api_port}")
 
-        python = sys.executable
-        migrate = command_from_env(
-            "DEVSTACK_MIGRATE_CMD", [python, "-m", "alembic", "upgrade", "head"], api_port
-        )
+        migrate = migrate_command(api_port)
         if migrate is not None:
             code = self.run_step("migrate", migrate)
             if code != 0:
                 console.error(f"migrations failed (exit code {code}); stopping")
                 return 1
-        # A newcomer sees movies at once: a small demo catalog, only into an empty catalog.
-        # DEVSTACK_SEED_DEMO=0 turns it off; another number changes its size.
-        seed = os.environ.get("DEVSTACK_SEED_DEMO", "200").strip()
-        if seed not in ("", "0"):
-            cli = str(Path(__file__).resolve().parents[1] / "cli.py")
-            if self.run_step("seed", [python, cli, "seed-demo", seed, "--if-empty"]) != 0:
-                console.error("seeding the demo catalog failed; going on without it")
+        seed = seed_command()
+        if seed is not None and self.run_step("seed", seed) != 0:
+            console.error("seeding the demo catalog failed; going on without it")
         workers = api_workers()
         # Split the cores between the API processes for password hashing (docs/benchmarks.md).
         if not self.configured("PASSWORD_HASH_THREADS"):
             self.export("PASSWORD_HASH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        api_cmd = command_from_env(
-            "DEVSTACK_API_CMD",
-            [
-                python,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(api_port),
-                "--workers",
-                str(workers),
-                "api.asgi:create_app_from_env",
-            ],
-            api_port,
-        )
-        worker_cmd = command_from_env("DEVSTACK_WORKER_CMD", [python, "worker.py"], api_port)
+        api_cmd, worker_cmd = api_command(api_port, workers), worker_command(api_port)
         if api_cmd is not None:
             self.start_app("api", api_cmd, "api.log")
         if worker_cmd is not None:
