@@ -67,6 +67,7 @@ async def test_smtp_sink_subprocess_writes_eml_files(tmp_path):
         pid = service.pid
     assert pid is not None and gone(pid)
     assert len(files) == 1
+    assert files[0].name.endswith("-Activate-your-account.eml")  # named by its subject
     message = BytesParser(policy=policy.default).parsebytes(files[0].read_bytes())
     assert message["Subject"] == "Activate your account"
     assert "hidden@x.io" in message["X-Envelope-To"]
