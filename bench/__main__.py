@@ -65,7 +65,10 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         for scenario in scenarios:
             bench.concurrency = args.concurrency or scenario.default_concurrency
-            header = header_lines(stack, bench.tool)
+            tool = bench.tool
+            if scenario.load_generator:
+                tool = f"{scenario.load_generator}; single requests: {tool}"
+            header = header_lines(stack, tool)
             report = await scenario.run(bench)
             warning = bench.busy_warning(report.results)
             if warning:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.load import BenchError, Request, RunResult, run_httpx, run_wrk
+from bench.load import BenchError, Request, RunResult, run_aiohttp, run_wrk
 from bench.machine import (
     OUTSIDE,
     CpuMeter,
@@ -45,6 +45,8 @@ class Scenario:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     stack_env: Callable[[argparse.Namespace], dict[str, str]]  # for an own stack
     run: Callable[[Bench], Awaitable[ScenarioReport]]
+    # What sends its load, when not only the harness's wrk/aiohttp (the report's header).
+    load_generator: str | None = None
 
 
 class Bench:
@@ -54,7 +56,7 @@ class Bench:
         self.args = args
         self.wrk = shutil.which("wrk") if args.tool in ("auto", "wrk") else None
         if args.tool == "wrk" and self.wrk is None:
-            raise BenchError("wrk is not installed (apt-get install wrk), or use --tool httpx")
+            raise BenchError("wrk is not installed (apt-get install wrk), or use --tool aiohttp")
         self.base_url: str = args.base_url
         self.stack: OwnStack | None = None
         self.stack_env: dict[str, str] = {}  # DATABASE_URL, DEVSTACK_STATE_DIR, ...
@@ -63,7 +65,7 @@ class Bench:
     @property
     def tool(self) -> str:
         if self.wrk is None:
-            return "httpx.AsyncClient (wrk is not installed)"
+            return "aiohttp (wrk is not installed)"
         return f"wrk -t{self.args.wrk_threads} ({self.wrk})"
 
     @property
@@ -113,7 +115,7 @@ class Bench:
                 seconds,
                 self.args.wrk_threads,
             )
-        return await run_httpx(self.base_url, request, concurrency, seconds)
+        return await run_aiohttp(self.base_url, request, concurrency, seconds)
 
     async def measure(self, request: Request, concurrency: int | None = None) -> RunResult:
         """A warm-up, then one run of `request`; again (up to --retry-busy times) while
@@ -210,7 +212,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per request (15)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up (2; 0: none)")
     parser.add_argument(
-        "--tool", choices=("auto", "wrk", "httpx"), default="auto", help="load generator"
+        "--tool", choices=("auto", "wrk", "aiohttp"), default="auto", help="load generator"
     )
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument(

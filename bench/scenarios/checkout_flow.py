@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bench.load import RunResult, percentile
 from bench.machine import own_cpu_seconds
@@ -74,8 +75,8 @@ class FlowRun:
 class Flow:
     def __init__(
         self,
-        api: httpx.AsyncClient,
-        emulator: httpx.AsyncClient,
+        api: aiohttp.ClientSession,
+        emulator: aiohttp.ClientSession,
         *,
         poll: float,
         wait: int,
@@ -95,27 +96,28 @@ class Flow:
         self,
         run: FlowRun,
         step: str,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         method: str,
         path: str,
         **kwargs: Any,
     ) -> dict[str, Any]:
         try:
-            response = await client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+            async with client.request(method, path, **kwargs) as response:
+                status, raw = response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             run.socket_errors += 1
             raise StepFailed(step, type(exc).__name__) from None
         run.responses += 1
-        if not 200 <= response.status_code < 300:
-            if response.status_code == 429:
+        if not 200 <= status < 300:
+            if status == 429:
                 run.rate_limited += 1
             else:
                 run.other_status += 1
             code = ""
             with contextlib.suppress(ValueError, AttributeError):
-                code = str(response.json().get("error", ""))
-            raise StepFailed(step, f"{response.status_code} {code}".strip())
-        body: dict[str, Any] = response.json()
+                code = str(json.loads(raw).get("error", ""))
+            raise StepFailed(step, f"{status} {code}".strip())
+        body: dict[str, Any] = json.loads(raw)
         return body
 
     async def _timed(self, run: FlowRun, step: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -172,9 +174,11 @@ class Flow:
         """Leave the buyer able to go on: no pending order, an empty cart."""
         try:
             if order_id is not None:
-                await self.api.post(f"/orders/cancel/{order_id}/", headers=buyer.headers)
-            await self.api.delete("/cart/items/", headers=buyer.headers)
-        except httpx.HTTPError:
+                async with self.api.post(f"/orders/cancel/{order_id}/", headers=buyer.headers):
+                    pass
+            async with self.api.delete("/cart/items/", headers=buyer.headers):
+                pass
+        except (aiohttp.ClientError, TimeoutError):
             pass
 
     async def run(self, buyers: list[Buyer], seconds: float) -> FlowRun:
@@ -207,7 +211,7 @@ def run_result(run: FlowRun, buyers: int, cpu_seconds: float) -> RunResult:
         name="checkout",
         method="FLOW",
         path="add → order → checkout → pay → paid",
-        tool="httpx buyers",
+        tool="aiohttp buyers",
         concurrency=buyers,
         seconds=run.seconds,
         responses=run.responses,
