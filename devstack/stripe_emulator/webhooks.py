@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 
 from devstack.stripe_emulator.faults import take_fault
 from devstack.stripe_emulator.store import Store
@@ -55,18 +55,19 @@ class Dispatcher:
         self.timeout = timeout
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: dict[str, list[str]] = {}  # reorder knob id -> event ids waiting
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self.client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        # aiohttp: httpx cost the emulator a third of its CPU under the checkout bench.
+        self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         for event_id, attempts in list(self.store.webhook_queue.items()):  # after a restart
             self._spawn(self._chain(event_id, attempts, self._backoff(attempts)))
 
     async def stop(self) -> None:
         self.cancel_all()
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
 
     def cancel_all(self) -> None:
         for task in list(self.tasks):
@@ -151,11 +152,13 @@ class Dispatcher:
         error: str | None = None
         body = ""
         try:
-            response = await self.client.post(url, content=payload.encode(), headers=headers)
-            status, body = response.status_code, response.text[:500]
-        except httpx.TimeoutException:
+            async with self.client.post(
+                url, data=payload.encode(), headers=headers, allow_redirects=False
+            ) as response:
+                status, body = response.status, (await response.text(errors="replace"))[:500]
+        except TimeoutError:
             error = f"timed out after {self.timeout:g}s"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             error = f"{type(exc).__name__}: {exc}"
         ok = status is not None and 200 <= status < 300
         self._record(event, attempt, status=status, error=error, fault=fault, body=body,
