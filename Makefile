@@ -36,11 +36,12 @@ UV_COMPILE = $(BIN)/uv pip compile --no-config --quiet --universal --python-vers
 	--generate-hashes --custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint fmt typecheck bench clean-stack lock lock-upgrade lock-check
+.PHONY: help install dev test fuzz lint fmt typecheck bench clean-stack lock lock-upgrade lock-check
 
 help:
 	@echo "make dev          start the local stack (API on 127.0.0.1:\$${API_PORT:-8001}); Ctrl-C stops it"
 	@echo "make test         ruff check + ruff format --check + mypy + pytest (PYTEST_ARGS=...)"
+	@echo "make fuzz         the API fuzz (tests/api/test_fuzz.py) with 8x the examples of make test"
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make fmt          ruff format + ruff check --fix"
 	@echo "make bench        python -m bench all: every benchmark scenario (SCENARIO=catalog|accounts|checkout, BENCH_ARGS=...)"
@@ -91,6 +92,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The API fuzz with 8x the examples `make test` uses (by hand, ~17 min; see tests/api/test_fuzz.py).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=400 $(BIN)/python -m pytest tests/api/test_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
