@@ -198,3 +198,14 @@ class SetPaymentProcessing:
     order_id: int
     session_id: str
     processing: bool
+
+
+@dataclass
+class Session:
+    """A Stripe Checkout Session of the order, as the run knows it (run state, never sent: kept
+    here, passed through, so the sandbox does not build the dataclass again for every run)."""
+
+    id: str
+    url: str
+    expires_at: datetime
+    open: bool = True

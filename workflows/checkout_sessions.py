@@ -9,7 +9,6 @@ Workflow code: imported in the sandbox, so no I/O here; the message dataclasses 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,18 +42,9 @@ with workflow.unsafe.imports_passed_through():
         CreateCheckoutSession,
         CreatedCheckoutSession,
         LoadCheckoutOrder,
+        Session,
     )
     from workflows.stripe_events import StripeEventSignal
-
-
-@dataclass
-class Session:
-    """A Stripe Checkout Session of the order, as the run knows it."""
-
-    id: str
-    url: str
-    expires_at: datetime
-    open: bool = True
 
 
 # How an activity that gave up reaches the workflow: a regular one as ActivityError (its
