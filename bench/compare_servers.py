@@ -34,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.commands import API_APP, granian_args
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
-APP = "api.asgi:create_app_from_env"
+APP = API_APP
 HOST = "127.0.0.1"
 
 
@@ -49,24 +51,9 @@ class Config:
 
 
 def _granian(workers: int, loop: str = "auto") -> list[str]:
-    return [
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--factory",
-        "--host",
-        HOST,
-        "--port",
-        "{port}",
-        "--workers",
-        str(workers),
-        "--loop",
-        loop,
-        "--log-level",
-        "warning",
-        "{app}",
-    ]
+    return granian_args(
+        HOST, "{port}", workers, "--loop", loop, "--log-level", "warning", app="{app}"
+    )
 
 
 def _uvicorn(workers: int, loop: str = "asyncio", http: str = "h11") -> list[str]:

@@ -10,7 +10,14 @@ import sys
 from devstack.config import REPO_ROOT, command_from_env
 from devstack.ports import LOOPBACK
 
-__all__ = ["api_command", "migrate_command", "seed_command", "worker_command"]
+__all__ = [
+    "API_APP",
+    "api_command",
+    "granian_args",
+    "migrate_command",
+    "seed_command",
+    "worker_command",
+]
 
 
 def migrate_command(api_port: int) -> list[str] | None:
@@ -27,22 +34,33 @@ def seed_command() -> list[str] | None:
     return [sys.executable, str(REPO_ROOT / "cli.py"), "seed-demo", seed, "--if-empty"]
 
 
-def api_command(api_port: int, workers: int) -> list[str] | None:
-    default = [
-        sys.executable,
+API_APP = "api.asgi:create_app_from_env"
+
+
+def granian_args(
+    host: str, port: str, workers: int, *options: str, app: str = API_APP
+) -> list[str]:
+    """`-m granian ...` serving the API's factory (what follows the Python executable); also
+    what `bench.compare_servers` measures, with `options` of its own."""
+    return [
         "-m",
         "granian",
         "--interface",
         "asgi",
         "--factory",
         "--host",
-        LOOPBACK,
+        host,
         "--port",
-        str(api_port),
+        port,
         "--workers",
         str(workers),
-        "api.asgi:create_app_from_env",
+        *options,
+        app,
     ]
+
+
+def api_command(api_port: int, workers: int) -> list[str] | None:
+    default = [sys.executable, *granian_args(LOOPBACK, str(api_port), workers)]
     return command_from_env("DEVSTACK_API_CMD", default, api_port)
 
 
