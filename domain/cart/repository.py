@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import BigInteger, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,11 +41,19 @@ async def ensure_cart(session: AsyncSession, user_id: int) -> int:
     constraint lets in.
 
     The lock is what orders an add after an order create that is making an order from this
-    cart (`lock_cart` holds FOR UPDATE): the add waits for it to commit, so the checks that
-    follow see the new pending order. ON CONFLICT DO NOTHING alone does not wait for a row
-    lock, and the add would then re-insert a line the order had just taken out of the cart.
-    Two adds do not wait for each other (KEY SHARE locks do not conflict).
+    cart (`lock_cart` holds FOR UPDATE): the add waits for it to commit, so the statement that
+    follows (with a snapshot of its own) sees the new pending order. ON CONFLICT DO NOTHING
+    alone does not wait for a row lock, and the add would then re-insert a line the order had
+    just taken out of the cart. Two adds do not wait for each other (KEY SHARE locks do not
+    conflict).
+
+    The cart usually exists: one round trip, and no sequence value spent by an insert that
+    conflicts.
     """
+    locked = select(Cart.id).where(Cart.user_id == user_id).with_for_update(key_share=True)
+    found = await session.scalar(locked)
+    if found is not None:
+        return int(found)
     created = await session.scalar(
         insert(Cart)
         .values(user_id=user_id)
@@ -54,50 +62,85 @@ async def ensure_cart(session: AsyncSession, user_id: int) -> int:
     )
     if created is not None:
         return int(created)
-    locked = select(Cart.id).where(Cart.user_id == user_id).with_for_update(key_share=True)
-    return int((await session.execute(locked)).scalar_one())
+    return int((await session.execute(locked)).scalar_one())  # another first use won
 
 
-async def movie_for_sale(session: AsyncSession, movie_uuid: uuid.UUID) -> MovieForSale | None:
-    row = (
-        await session.execute(
-            select(Movie.id, Movie.uuid, Movie.name, Movie.price, Movie.archived_at).where(
-                Movie.uuid == movie_uuid
+@dataclass(frozen=True)
+class AddOutcome:
+    """What adding a movie found: the movie (None: no such movie) with each reason to refuse
+    it, and the new line's `added_at` (None: refused, or in the cart already)."""
+
+    movie: MovieForSale | None
+    owned: bool = False
+    pending: bool = False
+    added_at: datetime | None = None
+
+
+def _add_statement() -> Any:
+    user_id = bindparam("user_id", type_=BigInteger)
+    movie = (
+        select(
+            Movie.id,
+            Movie.uuid,
+            Movie.name,
+            Movie.price,
+            (Movie.archived_at.is_not(None)).label("archived"),
+            exists()
+            .where(Purchase.user_id == user_id, Purchase.movie_id == Movie.id)
+            .label("owned"),
+            exists()
+            .where(
+                OrderItem.order_id == Order.id,
+                Order.user_id == user_id,
+                Order.status == OrderStatus.PENDING,
+                OrderItem.movie_id == Movie.id,
             )
+            .label("pending"),
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    return MovieForSale(row.id, row.uuid, row.name, row.price, row.archived_at is not None)
-
-
-async def owns_movie(session: AsyncSession, user_id: int, movie_id: int) -> bool:
-    query = select(exists().where(Purchase.user_id == user_id, Purchase.movie_id == movie_id))
-    return bool(await session.scalar(query))
-
-
-async def in_pending_order(session: AsyncSession, user_id: int, movie_id: int) -> bool:
-    query = select(
-        exists().where(
-            OrderItem.order_id == Order.id,
-            Order.user_id == user_id,
-            Order.status == OrderStatus.PENDING,
-            OrderItem.movie_id == movie_id,
-        )
+        .where(Movie.uuid == bindparam("movie_uuid"))
+        .cte("movie")
     )
-    return bool(await session.scalar(query))
-
-
-async def insert_item(session: AsyncSession, cart_id: int, movie_id: int) -> datetime | None:
-    """The new line's `added_at`, or None when the movie is in the cart already (the UNIQUE
-    (cart_id, movie_id) constraint decides, also between two concurrent adds)."""
-    added_at: datetime | None = await session.scalar(
+    added = (
         insert(CartItem)
-        .values(cart_id=cart_id, movie_id=movie_id)
+        .from_select(
+            ["cart_id", "movie_id"],
+            select(bindparam("cart_id", type_=BigInteger), movie.c.id).where(
+                ~movie.c.archived, ~movie.c.owned, ~movie.c.pending
+            ),
+        )
         .on_conflict_do_nothing(index_elements=[CartItem.cart_id, CartItem.movie_id])
         .returning(CartItem.added_at)
+        .cte("added")
     )
-    return added_at
+    return select(
+        movie.c.id,
+        movie.c.uuid,
+        movie.c.name,
+        movie.c.price,
+        movie.c.archived,
+        movie.c.owned,
+        movie.c.pending,
+        select(added.c.added_at).scalar_subquery().label("added_at"),
+    )
+
+
+# Built once, like the order read. The checks and the insert are one statement, one round
+# trip; it runs after `ensure_cart`'s lock, so its snapshot sees an order made meanwhile.
+_ADD = _add_statement()
+
+
+async def add_item(
+    session: AsyncSession, cart_id: int, user_id: int, movie_uuid: uuid.UUID
+) -> AddOutcome:
+    """Insert the movie into the cart unless it is unknown, archived, owned by the user or in
+    their pending order. A line already there stays as it is: the UNIQUE (cart_id, movie_id)
+    constraint decides, also between two concurrent adds."""
+    params = {"cart_id": cart_id, "user_id": user_id, "movie_uuid": movie_uuid}
+    row = (await session.execute(_ADD, params)).one_or_none()
+    if row is None:
+        return AddOutcome(None)
+    movie = MovieForSale(row.id, row.uuid, row.name, row.price, row.archived)
+    return AddOutcome(movie, row.owned, row.pending, row.added_at)
 
 
 async def cart_lines(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
@@ -140,11 +183,27 @@ async def lock_cart(session: AsyncSession, user_id: int) -> int | None:
     return int(found) if found is not None else None
 
 
-async def locked_lines(session: AsyncSession, cart_id: int) -> list[dict[str, Any]]:
-    """The cart's lines with each movie's current state, the lines locked (no concurrent
-    remove can slip between reading them and ordering them)."""
+async def lines_for_order(
+    session: AsyncSession, cart_id: int, user_id: int
+) -> list[dict[str, Any]]:
+    """The cart's lines with each movie's current state, whether the user owns it, and the
+    user's pending order if any, in one statement. The lines are locked (no concurrent remove
+    can slip between reading them and ordering them). Run under `lock_cart`'s lock, so no
+    other order can be made from this cart meanwhile."""
+    pending = (
+        select(Order.id)
+        .where(Order.user_id == user_id, Order.status == OrderStatus.PENDING)
+        .scalar_subquery()
+    )
+    owned = exists().where(Purchase.user_id == user_id, Purchase.movie_id == Movie.id)
     rows = await session.execute(
-        select(CartItem.id.label("item_id"), Movie.id.label("movie_id"), *_line_columns())
+        select(
+            CartItem.id.label("item_id"),
+            Movie.id.label("movie_id"),
+            *_line_columns(),
+            owned.label("owned"),
+            pending.label("pending_order_id"),
+        )
         .select_from(CartItem)
         .join(Movie, Movie.id == CartItem.movie_id)
         .where(CartItem.cart_id == cart_id)
@@ -152,16 +211,3 @@ async def locked_lines(session: AsyncSession, cart_id: int) -> list[dict[str, An
         .with_for_update(of=CartItem)
     )
     return [dict(r._mapping) for r in rows]
-
-
-async def delete_items_by_id(session: AsyncSession, item_ids: list[int]) -> None:
-    await session.execute(delete(CartItem).where(CartItem.id.in_(item_ids)))
-
-
-async def owned_among(session: AsyncSession, user_id: int, movie_ids: list[int]) -> set[int]:
-    rows = await session.scalars(
-        select(Purchase.movie_id).where(
-            Purchase.user_id == user_id, Purchase.movie_id.in_(movie_ids)
-        )
-    )
-    return set(rows)

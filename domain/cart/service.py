@@ -33,24 +33,26 @@ async def get_cart(session: AsyncSession, user_id: int, currency: str) -> dict[s
 
 
 async def add_movie(session: AsyncSession, user_id: int, movie_uuid: uuid.UUID) -> dict[str, Any]:
-    """Put a movie in the user's cart; each refusal is its own error."""
-    movie = await repo.movie_for_sale(session, movie_uuid)
-    # An archived movie is invisible to buyers, exactly as on GET /movies/{uuid}/.
+    """Put a movie in the user's cart; each refusal is its own error. Two statements: the
+    cart's lock, then the checks with the insert."""
+    cart_id = await repo.ensure_cart(session, user_id)  # first: waits for an order create
+    outcome = await repo.add_item(session, cart_id, user_id, movie_uuid)
+    movie = outcome.movie
+    # An archived movie is invisible to buyers, exactly as on GET /movies/{uuid}/. A refusal
+    # rolls the transaction back, with a cart made by this add.
     if movie is None or movie.archived:
         raise MovieNotFound()
-    cart_id = await repo.ensure_cart(session, user_id)  # first: waits for an order create
-    if await repo.owns_movie(session, user_id, movie.id):
+    if outcome.owned:
         raise MovieAlreadyPurchased()
-    if await repo.in_pending_order(session, user_id, movie.id):
+    if outcome.pending:
         raise MovieInPendingOrder()
-    added_at = await repo.insert_item(session, cart_id, movie.id)
-    if added_at is None:
+    if outcome.added_at is None:
         raise MovieAlreadyInCart()
     return {
         "movie_uuid": movie.uuid,
         "movie_name": movie.name,
         "price": movie.price,
-        "added_at": added_at,
+        "added_at": outcome.added_at,
         "archived": False,
     }
 

@@ -8,11 +8,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, func, insert, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.models import (
+    CartItem,
     CheckoutSession,
     Movie,
     Order,
@@ -22,9 +38,7 @@ from domain.models import (
     Purchase,
     Refund,
 )
-
-# The partial unique index that allows one pending order per user (migration 0003).
-PENDING_ORDER_INDEX = "uq_orders_user_id_pending"
+from domain.models.base import MONEY
 
 
 @dataclass(frozen=True)
@@ -70,20 +84,73 @@ async def pending_order_id(session: AsyncSession, user_id: int) -> int | None:
     return int(found) if found is not None else None
 
 
-async def insert_order(session: AsyncSession, user_id: int, total: Decimal, currency: str) -> int:
-    order_id = await session.scalar(
-        insert(Order)
-        .values(user_id=user_id, total_amount=total, currency=currency)
+def _create_statement() -> Any:
+    """The order, its lines and the cart emptied of them, in one statement. The insert yields
+    nothing when the user has a pending order already (the partial unique index
+    `uq_orders_user_id_pending` of migration 0003 decides); the
+    lines and the delete then do nothing either."""
+    order = (
+        pg_insert(Order)
+        .values(
+            user_id=bindparam("user_id", type_=BigInteger),
+            total_amount=bindparam("total", type_=MONEY),
+            currency=bindparam("currency", type_=String),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[Order.user_id],
+            # A literal, as in the index: a bound parameter would not prove the index applies.
+            index_where=Order.status == literal_column(f"'{OrderStatus.PENDING.value}'"),
+        )
         .returning(Order.id)
+        .cte("new_order")
     )
-    return int(order_id)  # type: ignore[arg-type]
+    lines = (
+        func.unnest(
+            bindparam("movie_ids", type_=ARRAY(BigInteger)),
+            bindparam("prices", type_=ARRAY(MONEY)),
+        )
+        .table_valued("movie_id", "price")
+        .render_derived()
+    )
+    items = (
+        insert(OrderItem)
+        .from_select(
+            ["order_id", "movie_id", "price"],
+            select(order.c.id, lines.c.movie_id, lines.c.price)
+            .select_from(order)
+            .join(lines, literal_column("true")),
+        )
+        .cte("new_items")
+    )
+    emptied = (
+        delete(CartItem)
+        .where(
+            CartItem.id == any_(bindparam("item_ids", type_=ARRAY(BigInteger))),
+            exists(select(order.c.id)),
+        )
+        .cte("emptied")
+    )
+    return select(order.c.id).add_cte(items, emptied)
 
 
-async def insert_items(session: AsyncSession, order_id: int, lines: list[dict[str, Any]]) -> None:
-    await session.execute(
-        insert(OrderItem),
-        [{"order_id": order_id, "movie_id": ln["movie_id"], "price": ln["price"]} for ln in lines],
-    )
+_CREATE = _create_statement()
+
+
+async def create_from_lines(
+    session: AsyncSession, user_id: int, total: Decimal, currency: str, lines: list[dict[str, Any]]
+) -> int | None:
+    """A pending order of `lines` (each keeps the price it was read with, which `total` sums),
+    the cart emptied of exactly those lines; None when the user has a pending order."""
+    params = {
+        "user_id": user_id,
+        "total": total,
+        "currency": currency,
+        "movie_ids": [ln["movie_id"] for ln in lines],
+        "prices": [ln["price"] for ln in lines],
+        "item_ids": [ln["item_id"] for ln in lines],
+    }
+    found = await session.scalar(_CREATE, params)
+    return int(found) if found is not None else None
 
 
 def _items() -> Any:

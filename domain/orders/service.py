@@ -11,12 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.cart import repository as cart_repo
 from domain.cart.errors import CartEmpty, MovieAlreadyPurchased, MovieArchived, PendingOrderExists
-from domain.db import MAX_ID, constraint_name
+from domain.db import MAX_ID
 from domain.models import Order, OrderStatus
 from domain.orders import repository as repo
 from domain.payments.errors import OrderNotFound
@@ -61,34 +60,32 @@ async def create_order(session: AsyncSession, user_id: int, currency: str) -> di
 
     The cart row is locked first, so two creates by one user run one after the other and the
     second sees the first's order; the partial unique index (one pending order per user)
-    still decides if anything else races.
+    still decides if anything else races. Three statements: the lock, the lines with what
+    refuses them, the order with its lines (and the detail read back).
     """
     cart_id = await cart_repo.lock_cart(session, user_id)
-    if await repo.pending_order_id(session, user_id) is not None:
-        # Checked before emptiness: the buyer who made an order twice learns which one to pay.
-        raise await _pending_order_exists(session, user_id)
-    lines = await cart_repo.locked_lines(session, cart_id) if cart_id is not None else []
+    lines = await cart_repo.lines_for_order(session, cart_id, user_id) if cart_id else []
+    # A pending order is reported before an empty cart: the buyer who made an order twice
+    # learns which one to pay.
+    pending = (
+        lines[0]["pending_order_id"] if lines else await repo.pending_order_id(session, user_id)
+    )
+    if pending is not None:
+        raise PendingOrderExists(order_id=pending)
     if not lines:
         raise CartEmpty()
-    owned = await cart_repo.owned_among(session, user_id, [ln["movie_id"] for ln in lines])
+    owned = [str(ln["movie_uuid"]) for ln in lines if ln["owned"]]
     if owned:
         raise MovieAlreadyPurchased(
-            "You already own some movies in your cart; remove them first.",
-            movies=[str(ln["movie_uuid"]) for ln in lines if ln["movie_id"] in owned],
+            "You already own some movies in your cart; remove them first.", movies=owned
         )
     archived = [str(ln["movie_uuid"]) for ln in lines if ln["archived"]]
     if archived:
         raise MovieArchived(movies=archived)
     total = sum((ln["price"] for ln in lines), Decimal("0.00"))
-    try:
-        async with session.begin_nested():
-            order_id = await repo.insert_order(session, user_id, total, currency)
-    except IntegrityError as exc:
-        if constraint_name(exc) == repo.PENDING_ORDER_INDEX:
-            raise await _pending_order_exists(session, user_id) from None
-        raise
-    await repo.insert_items(session, order_id, lines)
-    await cart_repo.delete_items_by_id(session, [ln["item_id"] for ln in lines])
+    order_id = await repo.create_from_lines(session, user_id, total, currency, lines)
+    if order_id is None:  # made meanwhile by something that did not lock the cart
+        raise await _pending_order_exists(session, user_id)
     return await order_detail(session, order_id, user_id)
 
 
