@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,21 +23,20 @@ async def record_event(
     created: datetime,
     payload: dict[str, Any],
 ) -> datetime | None:
-    """Store the event once; its `handled_at` (None until it was handed on)."""
-    await session.execute(
-        insert(StripeEvent)
-        .values(
-            id=event_id,
-            type=type,
-            object_id=object_id,
-            order_id=order_id,
-            stripe_created=created,
-            payload=payload,
-        )
-        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+    """Store the event once; its `handled_at` (None until it was handed on). One statement: a
+    duplicate's no-op update (its id set to itself) returns the stored row."""
+    stored = insert(StripeEvent).values(
+        id=event_id,
+        type=type,
+        object_id=object_id,
+        order_id=order_id,
+        stripe_created=created,
+        payload=payload,
     )
     handled: datetime | None = await session.scalar(
-        select(StripeEvent.handled_at).where(StripeEvent.id == event_id)
+        stored.on_conflict_do_update(
+            index_elements=[StripeEvent.id], set_={"id": stored.excluded.id}
+        ).returning(StripeEvent.handled_at)
     )
     return handled
 

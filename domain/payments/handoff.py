@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.config import Settings
-from domain.db import SessionFactory, transaction
+from domain.db import SessionFactory, autocommit, transaction
 from domain.models import OrderStatus
 from domain.payments import events
 from domain.payments import service as payments
@@ -50,7 +50,7 @@ async def deliver_event(
             return True
     assert route.signal is not None
     await temporal.signal(target, STRIPE_EVENT_SIGNAL, route.signal)
-    async with transaction(sessions) as session:
+    async with autocommit(sessions) as session:  # one statement
         await payments.mark_handled(session, event_id)
     return True
 
