@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.mail import deliver
 from domain.config import Settings
-from domain.db import SessionFactory, transaction
+from domain.db import SessionFactory, autocommit, transaction
 from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer, build_message
 from domain.models import CheckoutSessionStatus, OrderStatus
@@ -100,7 +100,7 @@ class PaymentActivities:
     async def load_checkout_order(self, data: LoadCheckoutOrder) -> CheckoutOrder:
         """The order's status, its sessions still open by our rows (an earlier run's) and the
         one whose delayed payment is in flight."""
-        async with transaction(self._sessions) as session:
+        async with autocommit(self._sessions) as session:  # reads only
             order = await repo.order_ref(session, data.order_id)
             found = await repo.open_sessions(session, data.order_id)
             processing = await repo.processing_session(session, data.order_id)
@@ -120,7 +120,7 @@ class PaymentActivities:
         """A Stripe Checkout Session for the order's snapshot prices, under the key
         `checkout:{order_id}:{run_id}:{attempt}`: a retry gets the session the first try made,
         and another run of the same order never meets this run's keys."""
-        async with transaction(self._sessions) as session:
+        async with autocommit(self._sessions) as session:  # reads only
             order = await repo.checkout_order(session, data.order_id)
         if order is None:
             raise _order_not_found(data.order_id)
@@ -147,7 +147,7 @@ class PaymentActivities:
             )
         except (StripeRejected, StripeUnavailable) as exc:
             raise _stripe_error(exc) from None
-        async with transaction(self._sessions) as session:
+        async with autocommit(self._sessions) as session:  # one statement
             await repo.save_checkout_session(
                 session,
                 order_id=order.id,
@@ -249,7 +249,7 @@ class PaymentActivities:
 
     @activity.defn(name=SEND_RECEIPT)
     async def send_receipt(self, data: SendReceipt) -> None:
-        async with transaction(self._sessions) as session:
+        async with autocommit(self._sessions) as session:  # reads only
             found = await ledger.receipt(session, data.payment_id)
         if found is None:
             raise ApplicationError(
@@ -273,7 +273,7 @@ class PaymentActivities:
         )
         await deliver(self._mailer, build_message(rendered, self._settings.email_from, found.email))
         try:
-            async with transaction(self._sessions) as session:
+            async with autocommit(self._sessions) as session:  # one statement
                 await ledger.mark_receipt_sent(session, data.payment_id)
         except SQLAlchemyError as exc:
             # The mail went out: failing now would only send it again on the retry.

@@ -19,7 +19,7 @@ from api.auth import current_user, require_user
 from api.schemas import BEARER, error_responses
 from api.services import services
 from api.temporal import Refusal
-from domain.db import MAX_ID, transaction
+from domain.db import MAX_ID, autocommit, transaction
 from domain.errors import ServiceUnavailable
 from domain.payments import service as payments
 from domain.payments.errors import (
@@ -66,7 +66,7 @@ async def _refuse_settled(order_id: int) -> None:
 
 async def open_checkout(user_id: int, order_id: int | None) -> CheckoutSessionOut:
     svc = services()
-    async with transaction(svc.sessions) as session:
+    async with autocommit(svc.sessions) as session:  # one read: no BEGIN/COMMIT
         order = await payments.payable_order(session, user_id, order_id)
     outcome = await svc.temporal.update(
         checkout_start(svc.settings, order.id, order.user_id),

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.config import Settings
-from domain.db import SessionFactory, autocommit, transaction
+from domain.db import SessionFactory, autocommit
 from domain.models import OrderStatus
 from domain.payments import events
 from domain.payments import service as payments
@@ -37,11 +37,13 @@ async def deliver_event(
     """Record `event` once and hand it on; False when it was handed on before (a duplicate).
     Raises when handing on failed (the event stays unhandled, so a retry hands it on).
 
-    Recording and finding where the event goes share one transaction; an event with nowhere to
-    go (a type we do not act on, an unknown order) is marked handled in it too."""
+    Each statement commits on its own (no BEGIN/COMMIT round trips): the event is recorded
+    first, so whatever fails after it, a redelivery finds it recorded and not handled, and hands
+    it on. An event with nowhere to go (a type we do not act on, an unknown order) is marked
+    handled at once."""
     route = events.route(event)
     event_id = str(event["id"])
-    async with transaction(sessions) as session:
+    async with autocommit(sessions) as session:
         if await payments.record_event(session, event):
             return False
         target = await _target(session, settings, route, event)
