@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import BigInteger, bindparam, exists, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,44 +82,64 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
     return result.scalar_one_or_none()
 
 
-async def apply_payment(session: AsyncSession, order_id: int, payment_id: int) -> bool:
-    """Order pending → paid (compare-and-set), then the payment's lines, the purchases and the
-    payment marked applied. False (and nothing written) when the order was not pending."""
-    paid = await session.execute(
+def _apply_statement() -> Any:
+    # No parameter is named like a column: SQLAlchemy would add it to an UPDATE's SET clause.
+    status = Order.__table__.c.status.type
+    order_id = bindparam("the_order", type_=BigInteger)
+    payment_id = bindparam("the_payment", type_=BigInteger)
+    paid = (
         update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
-        .values(status=OrderStatus.PAID, paid_at=func.now())
+        .where(Order.id == order_id, Order.status == bindparam("pending", type_=status))
+        .values(status=bindparam("paid", type_=status), paid_at=func.now())
         .returning(Order.user_id)
+        .cte("paid")
     )
-    user_id = paid.scalar_one_or_none()
-    if user_id is None:
-        return False
-    await session.execute(
+    lines = select(OrderItem).where(OrderItem.order_id == order_id).subquery("line")
+    payment_items = (
         insert(PaymentItem)
         .from_select(
             ["payment_id", "order_item_id", "price"],
-            select(literal(payment_id), OrderItem.id, OrderItem.price).where(
-                OrderItem.order_id == order_id
-            ),
+            select(payment_id, lines.c.id, lines.c.price).select_from(paid).join(lines, true()),
         )
         .on_conflict_do_nothing()
+        .cte("payment_items")
     )
-    await session.execute(
+    purchases = (
         insert(Purchase)
         .from_select(
             ["user_id", "movie_id", "order_id", "payment_id", "price"],
-            select(
-                literal(user_id),
-                OrderItem.movie_id,
-                literal(order_id),
-                literal(payment_id),
-                OrderItem.price,
-            ).where(OrderItem.order_id == order_id),
+            select(paid.c.user_id, lines.c.movie_id, order_id, payment_id, lines.c.price)
+            .select_from(paid)
+            .join(lines, true()),
         )
         .on_conflict_do_nothing(index_elements=[Purchase.user_id, Purchase.movie_id])
+        .cte("purchases")
     )
-    await session.execute(update(Payment).where(Payment.id == payment_id).values(applied=True))
-    return True
+    applied = (
+        update(Payment)
+        .where(Payment.id == payment_id, exists(select(paid.c.user_id)))
+        .values(applied=true())
+        .cte("applied")
+    )
+    return select(paid.c.user_id).add_cte(payment_items, purchases, applied)
+
+
+# Built once: one statement, one round trip (was four).
+_APPLY = _apply_statement()
+
+
+async def apply_payment(session: AsyncSession, order_id: int, payment_id: int) -> bool:
+    """Order pending → paid (compare-and-set), with the payment's lines, the purchases and the
+    payment marked applied, in one statement. False (and nothing written) when the order was
+    not pending: every other part hangs on the order's update."""
+    params = {
+        "the_order": order_id,
+        "the_payment": payment_id,
+        "pending": OrderStatus.PENDING,
+        "paid": OrderStatus.PAID,
+    }
+    paid = await session.execute(_APPLY, params)
+    return paid.scalar_one_or_none() is not None
 
 
 @dataclass(frozen=True)
