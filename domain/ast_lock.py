@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import sys
 import threading
 from typing import Any
@@ -33,7 +34,17 @@ def install() -> None:
     @functools.wraps(original)
     def parse(*args: Any, **kwargs: Any) -> Any:
         with _lock:
-            return original(*args, **kwargs)
+            # No garbage collection mid-parse: a finalizer it runs can parse too, in this very
+            # thread (asyncio's "Future exception was never retrieved" formats a traceback,
+            # whose carets 3.11 finds with ast.parse). The lock lets that nested parse in, and
+            # it breaks the outer one the same way (seen in CI). Each parse is short.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
 
     parse._cinema_locked = True  # type: ignore[attr-defined]
     ast.parse = parse

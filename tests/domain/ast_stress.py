@@ -1,9 +1,11 @@
 """Run as a script: threads parsing at once, with finalizers switching threads mid-parse; prints
 how many parses failed with CPython 3.11's `AST constructor recursion depth mismatch`.
 
-    python tests/domain/ast_stress.py SECONDS [locked]
+    python tests/domain/ast_stress.py SECONDS [locked] [nested]
 
 Stops at the first failure (it only has to show one). `locked` installs domain/ast_lock first.
+`nested`: one thread, whose finalizers parse too (as asyncio's "Future exception was never
+retrieved" does when it formats a traceback), so a parse runs inside a parse.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import sys
 import threading
 from pathlib import Path
 
+NESTED = "nested" in sys.argv[2:]
+
 
 class _Finalized:
     def __del__(self) -> None:
         sum(range(30))  # Python code run by the garbage collector: a chance to switch threads
+        if NESTED:
+            ast.parse("y = 1 + 2\n" * 5)
 
 
 def _garbage() -> None:
@@ -34,7 +40,7 @@ def _at_depth(depth: int) -> None:
 
 def main() -> None:
     seconds = float(sys.argv[1])
-    if sys.argv[2:] == ["locked"]:
+    if "locked" in sys.argv[2:]:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
         from domain import ast_lock
 
@@ -52,7 +58,8 @@ def main() -> None:
                 stop.set()
 
     sys.setswitchinterval(1e-5)
-    threads = [threading.Thread(target=parse_in_a_loop, args=(d,)) for d in (5, 15, 25, 35, 45, 65)]
+    depths = (5,) if NESTED else (5, 15, 25, 35, 45, 65)
+    threads = [threading.Thread(target=parse_in_a_loop, args=(d,)) for d in depths]
     for thread in threads:
         thread.start()
     stop.wait(seconds)
