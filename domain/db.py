@@ -91,8 +91,10 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
 
 @asynccontextmanager
 async def autocommit(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """A session without BEGIN/COMMIT: each statement commits on its own, for single-statement
-    writes on hot paths (two round trips fewer than `transaction`). The pool resets the
+    """A session without BEGIN/COMMIT (the session-level `autocommit_engine`, for code that
+    takes an AsyncSession): each statement commits on its own. For reads and single-statement
+    writes on hot paths, two round trips fewer than `transaction`; under READ COMMITTED a
+    transaction gives several reads no common snapshot anyway. The pool resets the
     connection's isolation level when it is returned."""
     async with sessions() as session:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -76,6 +76,11 @@ class AddOutcome:
     added_at: datetime | None = None
 
 
+def _owned_by(user_id: Any) -> Any:
+    """Whether the user owns the movie of the row (a correlated EXISTS on `Movie.id`)."""
+    return exists().where(Purchase.user_id == user_id, Purchase.movie_id == Movie.id)
+
+
 def _add_statement() -> Any:
     user_id = bindparam("user_id", type_=BigInteger)
     movie = (
@@ -85,9 +90,7 @@ def _add_statement() -> Any:
             Movie.name,
             Movie.price,
             (Movie.archived_at.is_not(None)).label("archived"),
-            exists()
-            .where(Purchase.user_id == user_id, Purchase.movie_id == Movie.id)
-            .label("owned"),
+            _owned_by(user_id).label("owned"),
             exists()
             .where(
                 OrderItem.order_id == Order.id,
@@ -195,13 +198,12 @@ async def lines_for_order(
         .where(Order.user_id == user_id, Order.status == OrderStatus.PENDING)
         .scalar_subquery()
     )
-    owned = exists().where(Purchase.user_id == user_id, Purchase.movie_id == Movie.id)
     rows = await session.execute(
         select(
             CartItem.id.label("item_id"),
             Movie.id.label("movie_id"),
             *_line_columns(),
-            owned.label("owned"),
+            _owned_by(user_id).label("owned"),
             pending.label("pending_order_id"),
         )
         .select_from(CartItem)

@@ -87,8 +87,8 @@ async def pending_order_id(session: AsyncSession, user_id: int) -> int | None:
 def _create_statement() -> Any:
     """The order, its lines and the cart emptied of them, in one statement. The insert yields
     nothing when the user has a pending order already (the partial unique index
-    `uq_orders_user_id_pending` of migration 0003 decides); the
-    lines and the delete then do nothing either."""
+    `uq_orders_user_id_pending` of migration 0003 decides); the lines and the delete then do
+    nothing either."""
     order = (
         pg_insert(Order)
         .values(

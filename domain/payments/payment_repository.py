@@ -84,13 +84,12 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order | None:
 
 def _apply_statement() -> Any:
     # No parameter is named like a column: SQLAlchemy would add it to an UPDATE's SET clause.
-    status = Order.__table__.c.status.type
     order_id = bindparam("the_order", type_=BigInteger)
     payment_id = bindparam("the_payment", type_=BigInteger)
     paid = (
         update(Order)
-        .where(Order.id == order_id, Order.status == bindparam("pending", type_=status))
-        .values(status=bindparam("paid", type_=status), paid_at=func.now())
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
+        .values(status=OrderStatus.PAID, paid_at=func.now())
         .returning(Order.user_id)
         .cte("paid")
     )
@@ -132,13 +131,7 @@ async def apply_payment(session: AsyncSession, order_id: int, payment_id: int) -
     """Order pending → paid (compare-and-set), with the payment's lines, the purchases and the
     payment marked applied, in one statement. False (and nothing written) when the order was
     not pending: every other part hangs on the order's update."""
-    params = {
-        "the_order": order_id,
-        "the_payment": payment_id,
-        "pending": OrderStatus.PENDING,
-        "paid": OrderStatus.PAID,
-    }
-    paid = await session.execute(_APPLY, params)
+    paid = await session.execute(_APPLY, {"the_order": order_id, "the_payment": payment_id})
     return paid.scalar_one_or_none() is not None
 
 
