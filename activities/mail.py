@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from email.message import EmailMessage
+from email.message import Message
 from typing import TypeVar
 
 import aiosmtplib
@@ -32,7 +32,7 @@ async def heartbeating(work: Awaitable[T], every: float = HEARTBEAT_EVERY_SECOND
         task.cancel()
 
 
-async def deliver(mailer: Mailer, message: EmailMessage) -> None:
+async def deliver(mailer: Mailer, message: Message) -> None:
     """Hand `message` to the SMTP server, heartbeating meanwhile. A failure is retryable:
     Temporal retries until the server accepts it. The original error can name the recipient,
     so only its type reaches the workflow history."""

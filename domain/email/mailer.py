@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from email.message import EmailMessage
+from email.message import Message
 
 import aiosmtplib
 
@@ -24,7 +24,7 @@ class Mailer:
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         return self._local_hostname
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         s = self._settings
         await aiosmtplib.send(
             message,
