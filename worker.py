@@ -56,10 +56,16 @@ WORKFLOWS: Sequence[type] = (
 )
 
 
-def build_activities(settings: Settings, sessions: Any, client: Client | None = None) -> list[Any]:
+def build_activities(
+    settings: Settings,
+    sessions: Any,
+    client: Client | None = None,
+    gateway: StripeGateway | None = None,
+) -> list[Any]:
     """Every activity with its dependencies. `client` is the worker's Temporal client: the
     reconciliation hands events to checkout runs through it (without one, the same generic
-    helper the API uses connects on first use)."""
+    helper the API uses connects on first use). `gateway`: the Stripe gateway to share, which
+    its owner closes (default: a new one)."""
     account = AccountActivities(
         sessions=sessions,
         mailer=Mailer(settings),
@@ -69,7 +75,7 @@ def build_activities(settings: Settings, sessions: Any, client: Client | None = 
     )
     # One gateway, mailer and renderer serve every activity class (one HTTP pool, one SMTP
     # configuration).
-    gateway, mailer = StripeGateway(settings), Mailer(settings)
+    gateway, mailer = gateway or StripeGateway(settings), Mailer(settings)
     renderer = EmailRenderer(settings.public_base_url)
     refunds = RefundActivities(
         sessions=sessions,
@@ -137,7 +143,8 @@ async def _run(settings: Settings) -> None:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    worker = build_worker(client, settings, build_activities(settings, sessions, client))
+    gateway = StripeGateway(settings)
+    worker = build_worker(client, settings, build_activities(settings, sessions, client, gateway))
     await upsert_schedules(
         client,
         settings.temporal_task_queue,
@@ -164,6 +171,7 @@ async def _run(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing in-flight activities (up to 20 s)")
+    await gateway.close()
     await engine.dispose()
     log.info("worker stopped")
 

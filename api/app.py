@@ -187,6 +187,7 @@ def create_app(settings: Settings, *, temporal_client: Client | None = None) -> 
         svc: Services | None = app.extensions.pop(EXTENSION_KEY, None)
         if svc is not None:
             await svc.order_watch.close()
+            await svc.stripe.close()
             svc.hasher.close()
             await svc.redis.aclose()
             await svc.engine.dispose()

