@@ -14,6 +14,7 @@ so no caller handles a `stripe` object.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -162,12 +163,31 @@ def _translate(exc: stripe.StripeError) -> StripeFailure:
     return StripeRejected(message, code=code, status=status)
 
 
+class _AIOHTTPClient(stripe.AIOHTTPClient):
+    """stripe's AIOHTTPClient, reading the answer's body inside its error handling: stripe's own
+    reads it outside, so a connection that breaks or stalls mid-answer would raise aiohttp's
+    error or a bare TimeoutError, past stripe's network retry and our StripeUnavailable (the
+    HTTPX client read it inside). Here it becomes an `APIConnectionError`, as for the headers."""
+
+    async def request_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        content, status, response_headers = await self.request_stream_async(
+            method, url, headers, post_data=post_data
+        )
+        try:
+            body = await content.read()
+        except Exception as exc:  # what stripe's client does for the headers
+            self._handle_request_error(exc)
+        return body, status, response_headers
+
+
 class StripeGateway:
     def __init__(self, settings: Settings) -> None:
         self._webhook_secret = settings.stripe_webhook_secret.get_secret_value()
         base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
         # The pool is made on the first call, in the event loop that makes it.
-        self._http = stripe.AIOHTTPClient(
+        self._http = _AIOHTTPClient(
             timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout_seconds)
         )
         self._client = stripe.StripeClient(

@@ -12,7 +12,7 @@ import asyncio
 import copy
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -69,6 +69,13 @@ async def _params() -> Params:
     return decode_params(pairs)
 
 
+async def _stalled(data: bytes, seconds: float) -> AsyncIterator[bytes]:
+    """The answer's first half now (with the status and headers), the rest after `seconds`."""
+    yield data[: len(data) // 2]
+    await asyncio.sleep(seconds)
+    yield data[len(data) // 2 :]
+
+
 def api_blueprint(emu: Emulator) -> Blueprint:
     bp = Blueprint("stripe_v1", __name__)
     store = emu.store
@@ -90,7 +97,8 @@ def api_blueprint(emu: Emulator) -> Blueprint:
         try:
             if knob is not None and knob["mode"] in ("500", "429"):
                 raise _fault_error(knob)
-            if knob is not None and not knob["after"]:  # timeout before doing anything
+            if knob is not None and knob["mode"] == "timeout" and not knob["after"]:
+                # timeout before doing anything
                 await asyncio.sleep(knob["seconds"])
                 raise StripeError(500, "An unknown error occurred", type="api_error")
             api_key = api_key_from_header(request.headers.get("Authorization"))
@@ -124,6 +132,9 @@ def api_blueprint(emu: Emulator) -> Blueprint:
         log.info("%s %s -> %d", request.method, request.path, status)
         if knob is not None and knob["after"]:  # done, but the answer comes too late
             await asyncio.sleep(knob["seconds"])
+        if knob is not None and knob["mode"] == "stall_body":  # done; the answer stalls midway
+            return Response(_stalled(text.encode(), knob["seconds"]), status, headers,
+                            content_type="application/json")  # fmt: skip
         return Response(text, status, headers, content_type="application/json")
 
     def route(rule: str, method: str, handler: Handler) -> None:

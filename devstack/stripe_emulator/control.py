@@ -4,8 +4,9 @@
     GET    /_emulator/health                            200 when serving
     POST   /_emulator/checkout/sessions/{id}/pay        {"card": "4242424242424242"} pays it
     POST   /_emulator/checkout/sessions/{id}/expire     expires it now
-    POST   /_emulator/faults/api                        {"mode": "500"|"429"|"timeout",
-                                                         "count": N, "seconds": S, "after": bool}
+    POST   /_emulator/faults/api                        {"mode": "500"|"429"|"timeout"|
+                                                         "stall_body", "count": N,
+                                                         "seconds": S, "after": bool}
     POST   /_emulator/faults/webhooks                   {"mode": "duplicate"|"reorder"|"delay"|
                                                          "drop", "count": N, "seconds": S}
     GET    /_emulator/faults                            the knobs still armed

@@ -5,7 +5,10 @@ API calls (`/v1/...`):
 - `429`: answer Stripe's `rate_limit` 429 without doing anything;
 - `timeout`: hold the request for `seconds` (default 30) so the client times out; with
   `"after": true` the request is carried out first (the object exists, its idempotent answer is
-  saved) and only the answer is late, the case a retry with the same key must survive.
+  saved) and only the answer is late, the case a retry with the same key must survive;
+- `stall_body`: the request is carried out and the answer's status, headers and first half go
+  out at once; the rest is held `seconds` (default 30): a connection that stalls mid-answer,
+  which a client meets while reading the body, not while waiting for the headers.
 
 Webhook deliveries (counted per event, not per retry):
 - `duplicate`: the event is sent twice;
@@ -25,7 +28,7 @@ from devstack.stripe_emulator.wire import invalid, new_id
 
 __all__ = ["API_MODES", "WEBHOOK_MODES", "add_fault", "take_fault"]
 
-API_MODES = {"500": 0.0, "429": 0.0, "timeout": 30.0}  # mode -> default seconds
+API_MODES = {"500": 0.0, "429": 0.0, "timeout": 30.0, "stall_body": 30.0}  # mode -> seconds
 WEBHOOK_MODES = {"duplicate": 0.0, "reorder": 10.0, "delay": 5.0, "drop": 0.0}
 
 

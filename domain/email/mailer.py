@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
-from email.message import Message
+from email.generator import BytesGenerator
+from email.message import EmailMessage, Message
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
 
 import aiosmtplib
 
@@ -26,8 +30,21 @@ class Mailer:
 
     async def send(self, message: Message) -> None:
         s = self._settings
+        if isinstance(message, EmailMessage):
+            content: Message | bytes = message
+            sender, recipients = None, None  # aiosmtplib reads them from the headers
+        else:
+            # A compat32 message (domain.email.render's fast path): aiosmtplib would flatten it
+            # with compat32's mbox habit of writing ">From " for a body line starting "From ".
+            buffer = io.BytesIO()
+            BytesGenerator(buffer, mangle_from_=False, policy=compat32).flatten(message)
+            content = buffer.getvalue()
+            sender = parseaddr(str(message["From"]))[1]
+            recipients = [address for _, address in getaddresses(message.get_all("To", []))]
         await aiosmtplib.send(
-            message,
+            content,
+            sender=sender,
+            recipients=recipients,
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_user or None,

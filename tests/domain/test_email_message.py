@@ -56,9 +56,10 @@ async def test_a_message_reads_back_as_rendered(mail_sink: MailSink, name, recip
     recipient = recipient.format(uuid.uuid4().hex[:8])
     long_line = "x" * 1200  # longer than SMTP's 998: cannot go as 7bit
     cases = {
+        # a line starting "From " stays as written (no mbox-style ">From ")
         "plain ascii": (
-            "Total: 15.98 USD\nhttps://cinema.test/orders/7/?a=1&b=2\n",
-            "<p>15.98</p>\n",
+            "Total: 15.98 USD\nFrom Dusk Till Dawn 2.99\nhttps://cinema.test/orders/7/?a=1&b=2\n",
+            "<p>15.98</p>\nFrom Dusk Till Dawn\n",
         ),
         "an ASCII long line": (f"{long_line}\n", f"<p>{long_line}</p>\n"),
         "accents and a long line": (

@@ -139,6 +139,24 @@ async def test_stripe_failures_are_retryable_and_a_bad_key_is_not(
     assert refused.value.status == 401
 
 
+async def test_an_answer_that_stalls_midway_is_retried_then_unavailable(
+    stripe_emulator: StripeEmulator, emulator: httpx.Client
+) -> None:
+    """The status and headers arrive, the body stalls: stripe's one network retry repeats the
+    key and gets the session made the first time; when every attempt stalls, the caller gets
+    StripeUnavailable (retryable), never aiohttp's own error."""
+    slow = gateway(stripe_emulator, stripe_timeout_seconds=1)
+    assert (
+        emulator.post("/faults/api", json={"mode": "stall_body", "seconds": 3}).status_code == 200
+    )
+    made = await slow.create_checkout_session(**session_args("checkout:8:1"))
+    assert made.id == (await slow.retrieve_checkout_session(made.id)).id
+    stall = {"mode": "stall_body", "seconds": 3, "count": 2}
+    assert emulator.post("/faults/api", json=stall).status_code == 200
+    with pytest.raises(StripeUnavailable):
+        await slow.retrieve_checkout_session(made.id)
+
+
 def signed(body: bytes, secret: str, at: int) -> str:
     digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={digest}"

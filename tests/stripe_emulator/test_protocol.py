@@ -143,6 +143,19 @@ def test_timeout_before_processing_makes_nothing(emu: Emu):
     assert emu.client().v1.checkout.sessions.list().data == []
 
 
+def test_a_stalled_body_comes_after_the_headers_and_the_object_exists(emu: Emu):
+    emu.fault("api", "stall_body", seconds=3)
+    with pytest.raises(stripe.APIConnectionError):  # the requests client times out reading it
+        emu.client(timeout=1).v1.checkout.sessions.create(
+            params=session_params(), options={"idempotency_key": "checkout:order-47"}
+        )
+    [created] = emu.client().v1.checkout.sessions.list().data
+    retried = emu.client().v1.checkout.sessions.create(
+        params=session_params(), options={"idempotency_key": "checkout:order-47"}
+    )
+    assert retried.id == created.id
+
+
 def test_timeout_after_processing_is_survived_by_retrying_with_the_same_key(emu: Emu):
     emu.fault("api", "timeout", seconds=3, after=True)
     with pytest.raises(stripe.APIConnectionError):
