@@ -14,6 +14,7 @@ so no caller handles a `stripe` object.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,7 +168,19 @@ class _AIOHTTPClient(stripe.AIOHTTPClient):
     """stripe's AIOHTTPClient, reading the answer's body inside its error handling: stripe's own
     reads it outside, so a connection that breaks or stalls mid-answer would raise aiohttp's
     error or a bare TimeoutError, past stripe's network retry and our StripeUnavailable (the
-    HTTPX client read it inside). Here it becomes an `APIConnectionError`, as for the headers."""
+    HTTPX client read it inside). Here it becomes an `APIConnectionError`, as for the headers.
+    Its pool also honours HTTPS_PROXY / NO_PROXY from the environment, as httpx did."""
+
+    _pool: aiohttp.ClientSession | None = None  # made on the first call, in its event loop
+
+    @property
+    def _session(self) -> aiohttp.ClientSession:
+        if self._pool is None:
+            tls = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+            self._pool = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=tls), trust_env=True
+            )
+        return self._pool
 
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
@@ -186,7 +199,6 @@ class StripeGateway:
     def __init__(self, settings: Settings) -> None:
         self._webhook_secret = settings.stripe_webhook_secret.get_secret_value()
         base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
-        # The pool is made on the first call, in the event loop that makes it.
         self._http = _AIOHTTPClient(
             timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout_seconds)
         )
