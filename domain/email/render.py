@@ -8,7 +8,7 @@ from email.charset import QP, Charset
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -80,6 +80,7 @@ def build_message(rendered: RenderedEmail, sender: str, recipient: str) -> Messa
         "From": sender,
         "To": recipient,
         "Message-ID": make_msgid(domain="cinema.local"),
+        "Date": formatdate(usegmt=True),  # RFC 5322 requires it; a spam filter frowns without
     }
     if not all(value.isascii() for value in headers.values()):
         message = EmailMessage()

@@ -5,6 +5,7 @@ EmailMessage path (a non-ASCII address or subject) must read the same."""
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 
 import pytest
@@ -74,6 +75,7 @@ async def test_a_message_reads_back_as_rendered(mail_sink: MailSink, name, recip
         assert message["From"] == SENDER, label
         assert message["To"] == recipient, label
         assert message["Message-ID"].endswith("@cinema.local>"), label
+        assert abs(message["Date"].datetime.timestamp() - time.time()) < 60, label
         assert message.get_content_type() == "multipart/alternative", label
         assert _lines(text_of(message)) == _lines(text), label
         assert _lines(html_of(message)) == _lines(html), label
