@@ -1,5 +1,5 @@
 """POST /payments/webhook/: signatures, recording each event once, duplicates and reordering,
-unknown types, and Temporal being unreachable."""
+unknown types, Temporal being unreachable, and the routing read failing after the record."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 
 from api.app import create_app
 from devstack.ports import free_port
@@ -167,4 +168,53 @@ async def test_temporal_unreachable_is_503_and_the_retry_hands_the_event_on(
         "/payments/webhook/", content=body, headers={"Stripe-Signature": signature}
     )
     assert retried.status_code == 200, retried.text
+    assert await _events_named(stack, event["id"]) == [("checkout.session.expired", True)]
+
+
+async def test_a_routing_read_that_fails_after_the_record_is_5xx_and_the_retry_hands_it_on(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    """The event is committed before it is routed: when the read that finds its order fails
+    (here its connection is killed while it waits on a lock), the answer is 5xx so Stripe
+    retries, the event stays recorded and not handled, and the retry hands it on once."""
+    me = await buyer(client, stack)
+    order_id = await pending_order(client, me, await movies(client, stack, "7.00"))
+    session_id = (await shop.checkout_ok(me, order_id))["session_id"]
+    event = _event(
+        "checkout.session.expired",
+        {"id": session_id, "metadata": {"order_id": str(order_id)}, "status": "expired"},
+    )
+    body, signature = signed(shop.emulator.webhook_secret, event)
+    waiting_on_orders = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE '%FROM orders%'"
+    )
+    async with stack.sessions() as locker, locker.begin():
+        await locker.execute(text("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"))
+        delivery = asyncio.create_task(
+            shop.http.post(
+                "/payments/webhook/", content=body, headers={"Stripe-Signature": signature}
+            )
+        )
+
+        async def routing_read_waits() -> bool:
+            return bool(await rows(stack, waiting_on_orders))
+
+        await eventually(routing_read_waits, what="the webhook's order read waiting on the lock")
+        # Recorded (committed on its own) while the read that routes it is stuck.
+        assert await _events_named(stack, event["id"]) == [("checkout.session.expired", False)]
+        [(pid,)] = await rows(stack, waiting_on_orders)
+        await rows(stack, "SELECT pg_terminate_backend(:p)", p=pid)
+        response = await delivery
+    assert response.status_code == 503, response.text  # Stripe retries a 5xx
+    assert response.json()["error"] == "service_unavailable"
+    assert await _events_named(stack, event["id"]) == [("checkout.session.expired", False)]
+
+    async def retried() -> bool:  # the API's pool reconnects after the killed connection
+        again = await shop.http.post(
+            "/payments/webhook/", content=body, headers={"Stripe-Signature": signature}
+        )
+        return again.status_code == 200
+
+    await eventually(retried, what="a redelivery answered 200")
     assert await _events_named(stack, event["id"]) == [("checkout.session.expired", True)]
