@@ -142,17 +142,25 @@ async def test_a_decline_delivered_after_the_payment_changes_nothing(
     assert await rows(stack, "SELECT status FROM orders WHERE id = :o", o=order_id) == [("paid",)]
 
 
-async def test_temporal_unreachable_is_503_and_the_retry_hands_the_event_on(
-    client: TestClientProtocol, stack: Stack, shop: Shop
-) -> None:
+async def _expiry_of_a_pending_order(
+    client: TestClientProtocol, stack: Stack, shop: Shop, price: str
+) -> tuple[dict[str, Any], bytes, str]:
+    """A new buyer's pending order with a checkout page, and a signed expiry event for it."""
     me = await buyer(client, stack)
-    order_id = await pending_order(client, me, await movies(client, stack, "6.00"))
+    order_id = await pending_order(client, me, await movies(client, stack, price))
     session_id = (await shop.checkout_ok(me, order_id))["session_id"]
     event = _event(
         "checkout.session.expired",
         {"id": session_id, "metadata": {"order_id": str(order_id)}, "status": "expired"},
     )
     body, signature = signed(shop.emulator.webhook_secret, event)
+    return event, body, signature
+
+
+async def test_temporal_unreachable_is_503_and_the_retry_hands_the_event_on(
+    client: TestClientProtocol, stack: Stack, shop: Shop
+) -> None:
+    event, body, signature = await _expiry_of_a_pending_order(client, stack, shop, "6.00")
     # An API process whose Temporal is gone (nothing listens at that address).
     dead = create_app(
         shop.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
@@ -177,14 +185,7 @@ async def test_a_routing_read_that_fails_after_the_record_is_5xx_and_the_retry_h
     """The event is committed before it is routed: when the read that finds its order fails
     (here its connection is killed while it waits on a lock), the answer is 5xx so Stripe
     retries, the event stays recorded and not handled, and the retry hands it on once."""
-    me = await buyer(client, stack)
-    order_id = await pending_order(client, me, await movies(client, stack, "7.00"))
-    session_id = (await shop.checkout_ok(me, order_id))["session_id"]
-    event = _event(
-        "checkout.session.expired",
-        {"id": session_id, "metadata": {"order_id": str(order_id)}, "status": "expired"},
-    )
-    body, signature = signed(shop.emulator.webhook_secret, event)
+    event, body, signature = await _expiry_of_a_pending_order(client, stack, shop, "7.00")
     waiting_on_orders = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
         "AND wait_event_type = 'Lock' AND query LIKE '%FROM orders%'"
