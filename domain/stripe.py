@@ -182,6 +182,11 @@ class _AIOHTTPClient(stripe.AIOHTTPClient):
             )
         return self._pool
 
+    async def close_async(self) -> None:
+        # stripe's own would make a pool (and load the CA bundle) only to close it.
+        if self._pool is not None:
+            await self._pool.close()
+
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:

@@ -71,7 +71,7 @@ def build_message(rendered: RenderedEmail, sender: str, recipient: str) -> Messa
 
     With ASCII headers (nearly every message) it is built with the compat32 classes: the
     same message as EmailMessage's, at a tenth of the CPU to build and a quarter to flatten
-    for SMTP (about 3 ms a message, measured in docs/benchmarks.md "Sixth round"). A non-ASCII
+    for SMTP (about 2 ms less a message, docs/benchmarks.md "Sixth round"). A non-ASCII
     address or subject takes EmailMessage, whose header registry encodes it properly (and
     aiosmtplib then speaks SMTPUTF8).
     """
