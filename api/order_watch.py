@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ def _signature(order: Order) -> tuple[Any, ...]:
 
 class OrderWatcher:
     def __init__(self, database_url: str) -> None:
-        self._dsn = make_url(database_url).set(drivername="postgresql")
+        # The engine's own reading of the URL (a Unix socket's `?host=/dir`, ssl, ...): a DSN
+        # string rendered back from it loses some of them (asyncpg took `%2F...` for a host name).
+        _, self._connect_args = asyncpg_dialect().create_connect_args(make_url(database_url))
         self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
         self._per_user: dict[int, int] = defaultdict(int)
         self._count = 0
@@ -177,7 +180,7 @@ class OrderWatcher:
 
     async def _listen(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn.render_as_string(hide_password=False), timeout=5)
+            conn = await asyncpg.connect(**{"timeout": 5, **self._connect_args})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("order watch: cannot listen for order changes (%s)", type(exc).__name__)
             return

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from quart.typing import TestClientProtocol
+from sqlalchemy.engine import make_url
 
 import api.order_watch as order_watch
 from tests.commerce.support import (
@@ -206,5 +207,43 @@ async def test_a_wait_given_up_by_its_client_leaves_no_waiter_behind(stack: Stac
             wait.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
         assert watcher._count == 0 and not watcher._waiters and not watcher._per_user
+    finally:
+        await watcher.close()
+
+
+async def test_a_database_url_naming_a_unix_socket_is_listened_on_too(stack: Stack) -> None:
+    """`?host=/socket/dir` is how a URL names Postgres's Unix socket (the engine connects so):
+    the listening connection must take the same way, or every wait falls back to re-reads."""
+    found = await rows(stack, "SELECT current_setting('unix_socket_directories')")
+    socket_dir = next((d.strip() for d in found[0][0].split(",") if d.strip().startswith("/")), "")
+    if not socket_dir:
+        pytest.skip("this Postgres listens on no Unix socket")
+    tcp = make_url(stack.settings.database_url)
+    url = tcp.set(host="", query={"host": socket_dir}).render_as_string(hide_password=False)
+    watcher = order_watch.OrderWatcher(url)
+    changed = False
+
+    async def read() -> dict[str, Any]:
+        return {"status": "paid" if changed else "pending", "checkout": None}
+
+    try:
+        waiting = asyncio.create_task(watcher.read_when_changed(987_654, 1, read, LONG))
+
+        async def listening_on_the_socket() -> bool:
+            # A Unix-socket client has no address in pg_stat_activity.
+            found = await rows(
+                stack,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND query LIKE 'LISTEN%' AND client_addr IS NULL",
+            )
+            return watcher.listening and found[0][0] >= 1
+
+        await eventually(listening_on_the_socket, timeout=10, what="listening on the socket")
+        changed = True
+        await rows(stack, "SELECT pg_notify('order_changed', '987654')")
+        started = time.monotonic()
+        answer = await asyncio.wait_for(waiting, timeout=LONG)
+        assert time.monotonic() - started < 5, "only the wait's end answered"
+        assert answer["status"] == "paid"
     finally:
         await watcher.close()
