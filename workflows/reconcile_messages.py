@@ -1,7 +1,7 @@
 """The checkout reconciliation's inputs and result (dataclasses; field names are the contract)."""
 
-from __future__ import annotations
-
+# Annotations stay evaluated (no `from __future__ import annotations`): Temporal's data converter
+# calls typing.get_type_hints on every dataclass it decodes, and string ones cost it ~3x more.
 from dataclasses import dataclass, field
 
 

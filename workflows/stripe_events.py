@@ -1,8 +1,8 @@
 """What the webhook hands a workflow about a Stripe event: the few facts the workflow decides
 on, never the whole event (it can carry the buyer's email, which must not reach a history)."""
 
-from __future__ import annotations
-
+# Annotations stay evaluated (no `from __future__ import annotations`): Temporal's data converter
+# calls typing.get_type_hints on every dataclass it decodes, and string ones cost it ~3x more.
 from dataclasses import dataclass
 
 # The signal name both the checkout and the refund workflow take events under (never rename).
