@@ -100,16 +100,15 @@ class PaymentActivities:
     async def load_checkout_order(self, data: LoadCheckoutOrder) -> CheckoutOrder:
         """The order's status, its sessions still open by our rows (an earlier run's) and the
         one whose delayed payment is in flight."""
-        async with autocommit(self._sessions) as session:  # reads only
-            order = await repo.order_ref(session, data.order_id)
-            found = await repo.open_sessions(session, data.order_id)
-            processing = await repo.processing_session(session, data.order_id)
-        if order is None:
+        async with autocommit(self._sessions) as session:  # one read
+            found = await repo.order_sessions(session, data.order_id)
+        if found is None:
             raise _order_not_found(data.order_id)
+        processing = found.processing
         return CheckoutOrder(
-            status=order.status,
+            status=found.order.status,
             open_sessions=[
-                OpenCheckoutSession(s.stripe_session_id, s.url, s.expires_at) for s in found
+                OpenCheckoutSession(s.stripe_session_id, s.url, s.expires_at) for s in found.open
             ],
             processing_session_id=processing.stripe_session_id if processing else None,
             processing_since=processing.since if processing else None,

@@ -62,7 +62,7 @@ async def stale_sessions(
 async def mark_reconciled(session: AsyncSession, session_id: str) -> None:
     """Stamp the session as asked about at Stripe now (whatever the answer), so the next runs
     take the ones asked about longest ago first. `updated_at` is kept: for a session whose
-    delayed payment is in flight it says since when (repository.processing_session)."""
+    delayed payment is in flight it says since when (repository.order_sessions)."""
     await session.execute(
         update(CheckoutSession)
         .where(CheckoutSession.stripe_session_id == session_id)

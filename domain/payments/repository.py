@@ -79,32 +79,39 @@ async def cancel_pending_order(session: AsyncSession, order_id: int, reason: str
     return result.scalar_one_or_none() is not None
 
 
-async def checkout_order(session: AsyncSession, order_id: int) -> CheckoutOrder | None:
-    """The order with its lines (name and snapshot price) and the buyer's email."""
-    row = (
-        await session.execute(
-            select(Order, User.email)
-            .join(User, User.id == Order.user_id)
-            .where(Order.id == order_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    order, email = row
-    lines = await session.execute(
-        select(Movie.name, OrderItem.price)
-        .join(Movie, Movie.id == OrderItem.movie_id)
-        .where(OrderItem.order_id == order_id)
-        .order_by(OrderItem.id)
+_CHECKOUT_ORDER = (
+    select(
+        Order.id,
+        Order.user_id,
+        Order.status,
+        Order.currency,
+        Order.total_amount,
+        User.email,
+        Movie.name,
+        OrderItem.price,
     )
+    .join(User, User.id == Order.user_id)
+    .outerjoin(OrderItem, OrderItem.order_id == Order.id)
+    .outerjoin(Movie, Movie.id == OrderItem.movie_id)
+    .order_by(OrderItem.id)
+)
+
+
+async def checkout_order(session: AsyncSession, order_id: int) -> CheckoutOrder | None:
+    """The order with its lines (name and snapshot price) and the buyer's email: one
+    statement, a row per line."""
+    rows = (await session.execute(_CHECKOUT_ORDER.where(Order.id == order_id))).all()
+    if not rows:
+        return None
+    first = rows[0]
     return CheckoutOrder(
-        id=order.id,
-        user_id=order.user_id,
-        status=str(order.status),
-        currency=order.currency,
-        total_amount=order.total_amount,
-        email=email,
-        lines=[OrderLine(name, price) for name, price in lines],
+        id=first.id,
+        user_id=first.user_id,
+        status=str(first.status),
+        currency=first.currency,
+        total_amount=first.total_amount,
+        email=first.email,
+        lines=[OrderLine(row.name, row.price) for row in rows if row.name is not None],
     )
 
 
@@ -152,41 +159,63 @@ class OpenSession:
     expires_at: datetime
 
 
-async def open_sessions(session: AsyncSession, order_id: int) -> list[OpenSession]:
-    """The order's sessions still open by our rows, oldest first."""
-    rows = await session.execute(
-        select(CheckoutSession.stripe_session_id, CheckoutSession.url, CheckoutSession.expires_at)
-        .where(
-            CheckoutSession.order_id == order_id,
-            CheckoutSession.status == CheckoutSessionStatus.OPEN,
-        )
-        .order_by(CheckoutSession.id)
-    )
-    return [OpenSession(sid, url, expires_at) for sid, url, expires_at in rows]
-
-
 @dataclass(frozen=True)
 class ProcessingSession:
     stripe_session_id: str
     since: datetime
 
 
-async def processing_session(session: AsyncSession, order_id: int) -> ProcessingSession | None:
-    """The order's session whose delayed payment is in flight, and since when: the row's last
+@dataclass(frozen=True)
+class OrderSessions:
+    """What a checkout run starts from: the order, its sessions still open by our rows (oldest
+    first), and the one whose delayed payment is in flight, and since when: the row's last
     change, which is the one that marked it processing (it is complete from then on, so nothing
     else updates it until the money lands or fails)."""
-    row = (
-        await session.execute(
-            select(CheckoutSession.stripe_session_id, CheckoutSession.updated_at)
-            .where(
-                CheckoutSession.order_id == order_id,
-                CheckoutSession.payment_processing.is_(True),
-            )
-            .order_by(CheckoutSession.id.desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    return None if row is None else ProcessingSession(str(row[0]), row[1])
+
+    order: OrderRef
+    open: list[OpenSession]
+    processing: ProcessingSession | None
+
+
+_ORDER_SESSIONS = (
+    select(
+        Order.id,
+        Order.user_id,
+        Order.status,
+        CheckoutSession.stripe_session_id,
+        CheckoutSession.url,
+        CheckoutSession.expires_at,
+        CheckoutSession.status.label("session_status"),
+        CheckoutSession.payment_processing,
+        CheckoutSession.updated_at,
+    )
+    .outerjoin(
+        CheckoutSession,
+        (CheckoutSession.order_id == Order.id)
+        & or_(
+            CheckoutSession.status == CheckoutSessionStatus.OPEN,
+            CheckoutSession.payment_processing.is_(True),
+        ),
+    )
+    .order_by(CheckoutSession.id)
+)
+
+
+async def order_sessions(session: AsyncSession, order_id: int) -> OrderSessions | None:
+    """One statement: the order with its open and processing sessions (None: no such order)."""
+    rows = (await session.execute(_ORDER_SESSIONS.where(Order.id == order_id))).all()
+    if not rows:
+        return None
+    open_, processing = [], None
+    for row in rows:
+        if row.stripe_session_id is None:
+            continue  # the order has no such session
+        if row.session_status == CheckoutSessionStatus.OPEN:
+            open_.append(OpenSession(row.stripe_session_id, row.url, row.expires_at))
+        if row.payment_processing:
+            processing = ProcessingSession(row.stripe_session_id, row.updated_at)  # the newest
+    order = OrderRef(int(rows[0].id), int(rows[0].user_id), str(rows[0].status))
+    return OrderSessions(order, open_, processing)
 
 
 async def has_live_sessions(session: AsyncSession, order_id: int) -> bool:
