@@ -146,38 +146,39 @@ class Receipt:
     sent: bool  # the SMTP server accepted it already
 
 
-async def receipt(session: AsyncSession, payment_id: int) -> Receipt | None:
-    row = (
-        await session.execute(
-            select(
-                Payment.id,
-                Payment.order_id,
-                Payment.amount,
-                Payment.currency,
-                Payment.receipt_sent_at,
-                User.email,
-            )
-            .join(User, User.id == Payment.user_id)
-            .where(Payment.id == payment_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    lines = await session.execute(
-        select(Movie.name, PaymentItem.price)
-        .join(OrderItem, OrderItem.id == PaymentItem.order_item_id)
-        .join(Movie, Movie.id == OrderItem.movie_id)
-        .where(PaymentItem.payment_id == payment_id)
-        .order_by(PaymentItem.id)
+_RECEIPT = (
+    select(
+        Payment.id,
+        Payment.order_id,
+        Payment.amount,
+        Payment.currency,
+        Payment.receipt_sent_at,
+        User.email,
+        Movie.name,
+        PaymentItem.price,
     )
+    .join(User, User.id == Payment.user_id)
+    .outerjoin(PaymentItem, PaymentItem.payment_id == Payment.id)
+    .outerjoin(OrderItem, OrderItem.id == PaymentItem.order_item_id)
+    .outerjoin(Movie, Movie.id == OrderItem.movie_id)
+    .order_by(PaymentItem.id)
+)
+
+
+async def receipt(session: AsyncSession, payment_id: int) -> Receipt | None:
+    """The payment, its buyer's email and its lines: one statement, a row per line."""
+    rows = (await session.execute(_RECEIPT.where(Payment.id == payment_id))).all()
+    if not rows:
+        return None
+    first = rows[0]
     return Receipt(
-        int(row.id),
-        int(row.order_id),
-        row.email,
-        row.amount,
-        row.currency,
-        [OrderLine(name, price) for name, price in lines],
-        row.receipt_sent_at is not None,
+        int(first.id),
+        int(first.order_id),
+        first.email,
+        first.amount,
+        first.currency,
+        [OrderLine(row.name, row.price) for row in rows if row.name is not None],
+        first.receipt_sent_at is not None,
     )
 
 
