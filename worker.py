@@ -61,22 +61,23 @@ def build_activities(
     sessions: Any,
     client: Client | None = None,
     gateway: StripeGateway | None = None,
+    mailer: Mailer | None = None,
 ) -> list[Any]:
     """Every activity with its dependencies. `client` is the worker's Temporal client: the
     reconciliation hands events to checkout runs through it (without one, the same generic
-    helper the API uses connects on first use). `gateway`: the Stripe gateway to share, which
-    its owner closes (default: a new one)."""
+    helper the API uses connects on first use). `gateway` and `mailer`: the Stripe gateway and
+    the mailer to share, which their owner closes (default: new ones)."""
+    # One gateway, mailer and renderer serve every activity class (one HTTP pool, one set of
+    # SMTP connections).
+    gateway, mailer = gateway or StripeGateway(settings), mailer or Mailer(settings)
+    renderer = EmailRenderer(settings.public_base_url)
     account = AccountActivities(
         sessions=sessions,
-        mailer=Mailer(settings),
-        renderer=EmailRenderer(settings.public_base_url),
+        mailer=mailer,
+        renderer=renderer,
         one_time_tokens=OneTimeTokens(settings),
         email_from=settings.email_from,
     )
-    # One gateway, mailer and renderer serve every activity class (one HTTP pool, one SMTP
-    # configuration).
-    gateway, mailer = gateway or StripeGateway(settings), Mailer(settings)
-    renderer = EmailRenderer(settings.public_base_url)
     refunds = RefundActivities(
         sessions=sessions,
         gateway=gateway,
@@ -143,8 +144,10 @@ async def _run(settings: Settings) -> None:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    gateway = StripeGateway(settings)
-    worker = build_worker(client, settings, build_activities(settings, sessions, client, gateway))
+    gateway, mailer = StripeGateway(settings), Mailer(settings)
+    worker = build_worker(
+        client, settings, build_activities(settings, sessions, client, gateway, mailer)
+    )
     await upsert_schedules(
         client,
         settings.temporal_task_queue,
@@ -172,6 +175,7 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down: finishing in-flight activities (up to 20 s)")
     await gateway.close()
+    await mailer.close()
     await engine.dispose()
     log.info("worker stopped")
 

@@ -93,11 +93,35 @@ SMTP_OPTIONS: dict[str, Any] = {
 }
 
 
+REFUSED_DOMAIN = "@refused.invalid"  # recipients the sink refuses (RCPT 550)
+
+
 class SinkHandler:
-    """aiosmtpd handler: hand each message to `on_message`."""
+    """aiosmtpd handler: hand each message to `on_message`; count the sessions (EHLOs)."""
 
     def __init__(self, on_message: Callable[[ReceivedMail], None]) -> None:
         self._on_message = on_message
+        self.greetings = 0  # EHLOs answered: one per connection here (no STARTTLS)
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        return responses
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.lower().endswith(REFUSED_DOMAIN):  # tests' way to meet a refusing server
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
@@ -156,6 +180,7 @@ class MailSink:
         self._writer = MaildirWriter(maildir) if maildir is not None else None
         self._lock = threading.Lock()
         self._controller: Controller | None = None
+        self._handler = SinkHandler(self._deliver)
 
     @property
     def url(self) -> str:
@@ -174,6 +199,11 @@ class MailSink:
         with self._lock:
             return [mail.message for mail in self.received]
 
+    @property
+    def greetings(self) -> int:
+        """How many SMTP sessions greeted this sink (EHLO): one per client connection."""
+        return self._handler.greetings
+
     def clear(self) -> None:
         with self._lock:
             self.received.clear()
@@ -191,7 +221,7 @@ class MailSink:
         deadline = time.monotonic() + timeout
         while True:
             controller = Controller(
-                SinkHandler(self._deliver),
+                self._handler,
                 hostname=self.host,
                 port=self.port,
                 server_hostname=SERVER_HOSTNAME,

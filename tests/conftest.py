@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -35,6 +36,7 @@ from devstack.smtp_sink import MailSink
 from domain import ast_lock
 from domain.config import Settings
 from domain.db import SessionFactory, create_engine, create_session_factory
+from domain.email.mailer import Mailer
 from domain.stripe import StripeGateway
 from worker import build_activities, build_worker
 from workflows.ids import ORDER_ID, USER_ID
@@ -52,25 +54,33 @@ def temporal_binary() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-async def close_stripe_gateways() -> AsyncIterator[None]:
-    """Tests make Stripe gateways in many places (each worker's activities, direct calls); each
-    holds an aiohttp pool once it has called the emulator. The worker and the API close theirs
-    on shutdown; here every gateway the session made is kept and closed at its end, in the
-    session's loop, instead of being collected unclosed (aiohttp logs those as errors)."""
-    made: list[StripeGateway] = []
-    original = StripeGateway.__init__
+async def close_stripe_gateways_and_mailers() -> AsyncIterator[None]:
+    """Tests make Stripe gateways and mailers in many places (each worker's activities, direct
+    calls); a gateway holds an aiohttp pool once it has called the emulator, a mailer its SMTP
+    connections between mails. The worker closes its own on shutdown; here every one the session
+    made is kept and closed at its end, in the session's loop, instead of being collected
+    unclosed (aiohttp logs those as errors)."""
+    made: list[StripeGateway | Mailer] = []
+    originals = {cls: cls.__init__ for cls in (StripeGateway, Mailer)}
 
-    def keep(self: StripeGateway, settings: Settings) -> None:
-        original(self, settings)
-        made.append(self)
+    def keeping(cls: type[StripeGateway | Mailer]) -> Any:
+        original = originals[cls]
 
-    StripeGateway.__init__ = keep  # type: ignore[method-assign]
+        def keep(self: Any, settings: Settings) -> None:
+            original(self, settings)
+            made.append(self)
+
+        return keep
+
+    for cls in originals:
+        cls.__init__ = keeping(cls)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        StripeGateway.__init__ = original  # type: ignore[method-assign]
-        for gateway in made:
-            await gateway.close()
+        for cls, original in originals.items():
+            cls.__init__ = original  # type: ignore[method-assign]
+        for made_one in made:
+            await made_one.close()
 
 
 @pytest.fixture(scope="session")

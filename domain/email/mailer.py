@@ -1,10 +1,21 @@
-"""SMTP delivery (aiosmtplib: async, STARTTLS and auth). Retries are Temporal's job, not ours."""
+"""SMTP delivery (aiosmtplib: async, STARTTLS and auth). Retries are Temporal's job, not ours.
+
+Connections are kept open between mails and reused: a fresh one costs a TCP connect, the
+greeting, EHLO, STARTTLS and its handshake, AUTH, and QUIT, for every receipt; a reused one
+only MAIL, RCPT and DATA. A connection is reused only while the server has not closed it,
+within `IDLE_SECONDS` of its last mail (servers drop idle clients after a few minutes) and for at
+most `MAILS_PER_CONNECTION` mails; any error closes it, and the mail fails as before (the
+activity's retry sends it on a fresh connection).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
+import time
+from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.policy import compat32
@@ -14,11 +25,26 @@ import aiosmtplib
 
 from domain.config import Settings
 
+IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
+MAILS_PER_CONNECTION = 100  # then a new connection (some servers cap mails per session)
+MAX_IDLE = 4  # connections kept open between mails; more sent at once close after theirs
+QUIT_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class _Connection:
+    client: aiosmtplib.SMTP
+    loop: asyncio.AbstractEventLoop
+    mails: int = 0
+    idle_since: float = 0.0
+
 
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._local_hostname: str | None = None
+        self._idle: list[_Connection] = []
+        self._quitting: set[asyncio.Task[None]] = set()  # referenced until done
 
     async def _hostname(self) -> str:
         """The name we greet the SMTP server with (EHLO). aiosmtplib looks it up on every
@@ -29,22 +55,42 @@ class Mailer:
         return self._local_hostname
 
     async def send(self, message: Message) -> None:
+        connection = self._reusable() or await self._connect()
+        try:
+            if isinstance(message, EmailMessage):
+                # aiosmtplib reads sender and recipients from the headers (SMTPUTF8 if needed).
+                await connection.client.send_message(message)
+            else:
+                # A compat32 message (domain.email.render's fast path): aiosmtplib would flatten
+                # it with compat32's mbox habit of writing ">From " for a body line "From ".
+                buffer = io.BytesIO()
+                BytesGenerator(buffer, mangle_from_=False, policy=compat32).flatten(message)
+                sender = parseaddr(str(message["From"]))[1]
+                recipients = [address for _, address in getaddresses(message.get_all("To", []))]
+                await connection.client.sendmail(sender, recipients, buffer.getvalue())
+        except BaseException:
+            connection.client.close()  # its state is unknown: never reused
+            raise
+        connection.mails += 1
+        self._release(connection)
+
+    def _reusable(self) -> _Connection | None:
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()  # the most recently used
+            if (
+                connection.loop is loop
+                and connection.client.is_connected
+                and now - connection.idle_since < IDLE_SECONDS
+            ):
+                return connection
+            connection.client.close()
+        return None
+
+    async def _connect(self) -> _Connection:
         s = self._settings
-        if isinstance(message, EmailMessage):
-            content: Message | bytes = message
-            sender, recipients = None, None  # aiosmtplib reads them from the headers
-        else:
-            # A compat32 message (domain.email.render's fast path): aiosmtplib would flatten it
-            # with compat32's mbox habit of writing ">From " for a body line starting "From ".
-            buffer = io.BytesIO()
-            BytesGenerator(buffer, mangle_from_=False, policy=compat32).flatten(message)
-            content = buffer.getvalue()
-            sender = parseaddr(str(message["From"]))[1]
-            recipients = [address for _, address in getaddresses(message.get_all("To", []))]
-        await aiosmtplib.send(
-            content,
-            sender=sender,
-            recipients=recipients,
+        client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_user or None,
@@ -53,3 +99,30 @@ class Mailer:
             timeout=s.smtp_timeout_seconds,
             local_hostname=await self._hostname(),
         )
+        await client.connect()  # greeting, EHLO, STARTTLS and login as configured
+        return _Connection(client, asyncio.get_running_loop())
+
+    def _release(self, connection: _Connection) -> None:
+        if connection.mails >= MAILS_PER_CONNECTION or len(self._idle) >= MAX_IDLE:
+            task = asyncio.get_running_loop().create_task(self._quit(connection.client))
+            self._quitting.add(task)
+            task.add_done_callback(self._quitting.discard)
+            return
+        connection.idle_since = time.monotonic()
+        self._idle.append(connection)
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await client.quit(timeout=QUIT_TIMEOUT_SECONDS)
+        client.close()
+
+    async def close(self) -> None:
+        """Say goodbye on the idle connections (the worker's shutdown)."""
+        idle, self._idle = self._idle, []
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(self._quit(c.client) for c in idle if c.loop is loop), *self._quitting
+        )
+        for connection in idle:
+            connection.client.close()

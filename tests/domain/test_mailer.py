@@ -1,0 +1,123 @@
+"""The mailer keeps its SMTP connection between mails (no connect, EHLO and QUIT for each
+receipt), and never reuses one the server closed or that sat idle too long. Against the real
+SMTP sink, which counts the sessions that greeted it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+
+import aiosmtplib
+import pytest
+
+import domain.email.mailer as mailer_module
+from devstack.smtp_sink import REFUSED_DOMAIN, MailSink
+from domain.config import Settings
+from domain.email.mailer import Mailer
+from domain.email.render import RenderedEmail, build_message
+
+SENDER = "Online Cinema <no-reply@cinema.local>"
+
+
+def _mailer(sink: MailSink) -> Mailer:
+    return Mailer(
+        Settings.model_validate(
+            {
+                "environment": "test",
+                "smtp_host": sink.host,
+                "smtp_port": sink.port,
+                "jwt_secret": secrets.token_urlsafe(48),
+                "stripe_api_key": f"sk_test_{secrets.token_hex(12)}",
+                "stripe_webhook_secret": f"whsec_{secrets.token_hex(12)}",
+            }
+        )
+    )
+
+
+async def _send(sink: MailSink, mailer: Mailer, subject: str = "Your receipt") -> str:
+    recipient = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+    rendered = RenderedEmail(subject=subject, text="Thanks.\n", html="<p>Thanks.</p>")
+    await mailer.send(build_message(rendered, SENDER, recipient))
+    await sink.wait_for(lambda m: m["To"] == recipient, timeout=10)
+    return recipient
+
+
+@pytest.fixture
+async def sink() -> MailSink:
+    with MailSink() as own:  # its own: these tests stop it and count its sessions
+        yield own
+
+
+async def test_mails_in_a_row_share_one_connection(sink: MailSink) -> None:
+    mailer = _mailer(sink)
+    try:
+        for _ in range(3):
+            await _send(sink, mailer)
+        # ...and an internationalized one (the EmailMessage path) on the same connection
+        await _send(sink, mailer, subject="Ihre Quittung für Amélie")
+        assert len(sink.received) == 4
+        assert sink.greetings == 1
+    finally:
+        await mailer.close()
+
+
+async def test_mails_sent_at_once_each_get_a_connection_and_all_arrive(sink: MailSink) -> None:
+    mailer = _mailer(sink)
+    try:
+        await asyncio.gather(*(_send(sink, mailer) for _ in range(6)))
+        assert len(sink.received) == 6
+        assert 1 <= sink.greetings <= 6
+        before = sink.greetings
+        await _send(sink, mailer)  # an idle one is reused
+        assert sink.greetings == before
+        assert len(mailer._idle) <= mailer_module.MAX_IDLE
+    finally:
+        await mailer.close()
+
+
+async def test_a_connection_the_server_closed_is_not_reused(sink: MailSink) -> None:
+    mailer = _mailer(sink)
+    try:
+        await _send(sink, mailer)
+        sink.stop()  # the server goes away, and its sessions with it
+        sink.start()
+        await asyncio.sleep(0.3)  # the client side notices the closed connection
+        await _send(sink, mailer)  # on a new connection, not an error
+        assert len(sink.received) == 2 and sink.greetings == 2
+    finally:
+        await mailer.close()
+
+
+async def test_a_connection_idle_too_long_is_replaced(
+    sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mailer_module, "IDLE_SECONDS", 0.2)
+    mailer = _mailer(sink)
+    try:
+        await _send(sink, mailer)
+        await asyncio.sleep(0.3)
+        await _send(sink, mailer)
+        assert sink.greetings == 2
+    finally:
+        await mailer.close()
+
+
+async def test_a_failed_mail_closes_its_connection_and_the_next_one_goes_out(
+    sink: MailSink,
+) -> None:
+    mailer = _mailer(sink)
+    try:
+        await _send(sink, mailer)
+        bad = build_message(
+            RenderedEmail(subject="x", text="x\n", html="<p>x</p>"),
+            SENDER,
+            f"nobody{REFUSED_DOMAIN}",
+        )
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await mailer.send(bad)
+        assert mailer._idle == []  # not kept for the next mail
+        await _send(sink, mailer)
+        assert sink.greetings == 2
+    finally:
+        await mailer.close()
