@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 
 import aiosmtplib
 import pytest
@@ -44,7 +45,7 @@ async def _send(sink: MailSink, mailer: Mailer, subject: str = "Your receipt") -
 
 
 @pytest.fixture
-async def sink() -> MailSink:
+async def sink() -> AsyncIterator[MailSink]:
     with MailSink() as own:  # its own: these tests stop it and count its sessions
         yield own
 
