@@ -43,6 +43,7 @@ RECHECK_SECONDS = 5.0  # a waiter re-reads this often while listening (a missed 
 RECHECK_UNLISTENED_SECONDS = 1.0  # and this often while the listening connection is down
 RECONNECT_DELAY_SECONDS = 1.0  # at most one connection attempt per this many seconds
 OVER_CAP_DELAY_SECONDS = 1.0  # past a cap: answer after this, so asking again is slow polling
+CONNECT_TIMEOUT_SECONDS = 5.0
 PING_SECONDS = 30.0  # the listening connection proves it is alive this often
 PING_TIMEOUT_SECONDS = 5.0
 JITTER = 0.2  # re-reads are spread by up to ±20 %
@@ -63,7 +64,11 @@ class OrderWatcher:
     def __init__(self, database_url: str) -> None:
         # The engine's own reading of the URL (a Unix socket's `?host=/dir`, ssl, ...): a DSN
         # string rendered back from it loses some of them (asyncpg took `%2F...` for a host name).
-        _, self._connect_args = asyncpg_dialect().create_connect_args(make_url(database_url))
+        # Less the options SQLAlchemy's adapter keeps for itself, which asyncpg does not take.
+        _, args = asyncpg_dialect().create_connect_args(make_url(database_url))
+        for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            args.pop(adapter_only, None)
+        self._connect_args = {**args, "timeout": CONNECT_TIMEOUT_SECONDS}  # as the engine's
         self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
         self._per_user: dict[int, int] = defaultdict(int)
         self._count = 0
@@ -180,8 +185,15 @@ class OrderWatcher:
 
     async def _listen(self) -> None:
         try:
-            conn = await asyncpg.connect(**{"timeout": 5, **self._connect_args})
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            conn = await asyncpg.connect(**self._connect_args)
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            TimeoutError,
+            TypeError,  # an option in the URL asyncpg does not know
+            ValueError,
+        ) as exc:
             log.warning("order watch: cannot listen for order changes (%s)", type(exc).__name__)
             return
         try:

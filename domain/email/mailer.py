@@ -2,10 +2,12 @@
 
 Connections are kept open between mails and reused: a fresh one costs a TCP connect, the
 greeting, EHLO, STARTTLS and its handshake, AUTH, and QUIT, for every receipt; a reused one
-only MAIL, RCPT and DATA. A connection is reused only while the server has not closed it,
-within `IDLE_SECONDS` of its last mail (servers drop idle clients after a few minutes) and for at
-most `MAILS_PER_CONNECTION` mails; any error closes it, and the mail fails as before (the
-activity's retry sends it on a fresh connection).
+a NOOP, then MAIL, RCPT and DATA. A connection is reused only while the server has not closed
+it, within `IDLE_SECONDS` of its last mail (servers drop idle clients after a few minutes; older
+ones are closed) and for at most `MAILS_PER_CONNECTION` mails, and only once it answered the
+NOOP within `PROBE_TIMEOUT_SECONDS`: one the server dropped without our noticing, or that went
+silent, is replaced by a fresh connection before any of the mail is sent. Any error after that
+closes the connection, and the mail fails as before (the activity's retry sends it again).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import aiosmtplib
 from domain.config import Settings
 
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused
-MAILS_PER_CONNECTION = 100  # then a new connection (some servers cap mails per session)
+MAILS_PER_CONNECTION = 20  # then a new connection (servers cap mails per session; Exchange: 20)
 MAX_IDLE = 4  # connections kept open between mails; more sent at once close after theirs
+PROBE_TIMEOUT_SECONDS = 2.0  # a kept connection must answer NOOP within this to be used
 QUIT_TIMEOUT_SECONDS = 2.0
 
 
@@ -55,7 +58,7 @@ class Mailer:
         return self._local_hostname
 
     async def send(self, message: Message) -> None:
-        connection = self._reusable() or await self._connect()
+        connection = await self._reusable() or await self._connect()
         try:
             if isinstance(message, EmailMessage):
                 # aiosmtplib reads sender and recipients from the headers (SMTPUTF8 if needed).
@@ -74,18 +77,32 @@ class Mailer:
         connection.mails += 1
         self._release(connection)
 
-    def _reusable(self) -> _Connection | None:
+    async def _reusable(self) -> _Connection | None:
+        """A kept connection that answers, if there is one; the stale ones are closed."""
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        while self._idle:
-            connection = self._idle.pop()  # the most recently used
+        fresh = []
+        for connection in self._idle:
             if (
                 connection.loop is loop
                 and connection.client.is_connected
                 and now - connection.idle_since < IDLE_SECONDS
             ):
-                return connection
-            connection.client.close()
+                fresh.append(connection)
+            else:
+                connection.client.close()
+        self._idle = fresh
+        while self._idle:
+            connection = self._idle.pop()  # the most recently used
+            try:
+                await connection.client.noop(timeout=PROBE_TIMEOUT_SECONDS)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                connection.client.close()  # gone: nothing of the mail was sent on it
+                continue
+            except BaseException:
+                connection.client.close()
+                raise
+            return connection
         return None
 
     async def _connect(self) -> _Connection:

@@ -247,3 +247,23 @@ async def test_a_database_url_naming_a_unix_socket_is_listened_on_too(stack: Sta
         assert answer["status"] == "paid"
     finally:
         await watcher.close()
+
+
+async def test_a_database_url_with_the_adapters_own_options_is_listened_on_too(
+    stack: Stack,
+) -> None:
+    """`?prepared_statement_cache_size=0` (the usual setting behind PgBouncer) is for
+    SQLAlchemy's adapter, not asyncpg.connect: the listening connection must leave it out."""
+    url = make_url(stack.settings.database_url).update_query_dict(
+        {"prepared_statement_cache_size": "0"}
+    )
+    watcher = order_watch.OrderWatcher(url.render_as_string(hide_password=False))
+    try:
+        watcher._start_listening()
+
+        async def listening() -> bool:
+            return watcher.listening
+
+        await eventually(listening, timeout=10, what="the watcher listening")
+    finally:
+        await watcher.close()

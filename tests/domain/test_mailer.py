@@ -83,7 +83,7 @@ async def test_a_connection_the_server_closed_is_not_reused(sink: MailSink) -> N
         await _send(sink, mailer)
         sink.stop()  # the server goes away, and its sessions with it
         sink.start()
-        await asyncio.sleep(0.3)  # the client side notices the closed connection
+        await asyncio.sleep(0.3)  # the client side sees the connection close
         await _send(sink, mailer)  # on a new connection, not an error
         assert len(sink.received) == 2 and sink.greetings == 2
     finally:
@@ -120,5 +120,51 @@ async def test_a_failed_mail_closes_its_connection_and_the_next_one_goes_out(
         assert mailer._idle == []  # not kept for the next mail
         await _send(sink, mailer)
         assert sink.greetings == 2
+    finally:
+        await mailer.close()
+
+
+async def test_a_kept_connection_dropped_unnoticed_is_replaced_before_the_mail(
+    sink: MailSink,
+) -> None:
+    """The server went away and the client has not yet seen it close (or it went silent): the
+    NOOP before the mail finds out, and the mail goes on a fresh connection, not as an error."""
+    mailer = _mailer(sink)
+    try:
+        await _send(sink, mailer)
+        sink.stop()
+        sink.start()
+        await _send(sink, mailer)  # no pause: the old connection still looks connected
+        assert len(sink.received) == 2 and sink.greetings == 2
+    finally:
+        await mailer.close()
+
+
+async def test_a_connection_is_replaced_after_its_share_of_mails(
+    sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mailer_module, "MAILS_PER_CONNECTION", 2)
+    mailer = _mailer(sink)
+    try:
+        for _ in range(3):
+            await _send(sink, mailer)
+        assert sink.greetings == 2
+    finally:
+        await mailer.close()
+
+
+async def test_kept_connections_idle_too_long_are_all_closed(
+    sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mailer_module, "IDLE_SECONDS", 2.0)
+    mailer = _mailer(sink)
+    try:
+        await asyncio.gather(*(_send(sink, mailer) for _ in range(3)))
+        assert len(mailer._idle) == 3
+        await asyncio.sleep(1.0)
+        await _send(sink, mailer)  # refreshes one; the two others keep aging
+        await asyncio.sleep(1.2)
+        await _send(sink, mailer)  # the two past 2 s are closed, not left open under it
+        assert len(mailer._idle) == 1
     finally:
         await mailer.close()
