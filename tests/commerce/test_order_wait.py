@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from quart.typing import TestClientProtocol
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import api.order_watch as order_watch
@@ -239,8 +240,14 @@ async def test_a_database_url_naming_a_unix_socket_is_listened_on_too(stack: Sta
             return watcher.listening and found[0][0] >= 1
 
         await eventually(listening_on_the_socket, timeout=10, what="listening on the socket")
+        # Once listening, the watcher wakes its waiters to re-read (spread over a second):
+        # let that pass, so only the notification below can wake this one.
+        await asyncio.sleep(1.5)
+        assert not waiting.done()
         changed = True
-        await rows(stack, "SELECT pg_notify('order_changed', '987654')")
+        async with stack.sessions() as session:  # NOTIFY goes out at commit
+            await session.execute(text("SELECT pg_notify('order_changed', '987654')"))
+            await session.commit()
         started = time.monotonic()
         answer = await asyncio.wait_for(waiting, timeout=LONG)
         assert time.monotonic() - started < 5, "only the wait's end answered"
