@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import uuid
 import weakref
 from email.message import EmailMessage
@@ -13,10 +14,28 @@ from urllib.parse import parse_qs, urlsplit
 from quart.typing import TestClientProtocol
 
 from devstack.smtp_sink import MailSink
+from domain.config import Settings
+from domain.email.mailer import Mailer
 
 PASSWORD = "Sup3r$ecret"
 LINK = re.compile(r"https?://\S+/accounts/activate/\?\S+")
 RESET_LINK = re.compile(r"https?://\S+/accounts/reset-password/\?\S+")
+
+
+def mailer_for(sink: MailSink) -> Mailer:
+    """A real Mailer that delivers to `sink` (settings from these values alone)."""
+    return Mailer(
+        Settings.model_validate(
+            {
+                "environment": "test",
+                "smtp_host": sink.host,
+                "smtp_port": sink.port,
+                "jwt_secret": secrets.token_urlsafe(48),
+                "stripe_api_key": f"sk_test_{secrets.token_hex(12)}",
+                "stripe_webhook_secret": f"whsec_{secrets.token_hex(12)}",
+            }
+        )
+    )
 
 
 def new_email(prefix: str = "user") -> str:

@@ -4,37 +4,20 @@ EmailMessage path (a non-ASCII address or subject) must read the same."""
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 
 import pytest
 
 from devstack.smtp_sink import MailSink
-from domain.config import Settings
-from domain.email.mailer import Mailer
 from domain.email.render import EmailRenderer, RenderedEmail, build_message
-from tests.support import html_of, text_of
+from tests.support import html_of, mailer_for, text_of
 
 SENDER = "Online Cinema <no-reply@cinema.local>"
 
 
-def _mailer(sink: MailSink) -> Mailer:
-    settings = Settings.model_validate(
-        {
-            "environment": "test",
-            "smtp_host": sink.host,
-            "smtp_port": sink.port,
-            "jwt_secret": secrets.token_urlsafe(48),
-            "stripe_api_key": f"sk_test_{secrets.token_hex(12)}",
-            "stripe_webhook_secret": f"whsec_{secrets.token_hex(12)}",
-        }
-    )
-    return Mailer(settings)
-
-
 async def _send_and_read(sink: MailSink, rendered: RenderedEmail, recipient: str):
-    await _mailer(sink).send(build_message(rendered, SENDER, recipient))
+    await mailer_for(sink).send(build_message(rendered, SENDER, recipient))
     message = await sink.wait_for(lambda m: m["To"] == recipient, timeout=10)
     raw = next(m.raw for m in reversed(sink.received) if recipient in m.rcpt_tos)
     return message, raw
