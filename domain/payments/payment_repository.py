@@ -22,7 +22,7 @@ from domain.models import (
     Refund,
     User,
 )
-from domain.payments.repository import OrderLine
+from domain.payments.repository import OrderLine, order_lines
 
 
 async def insert_payment(
@@ -177,7 +177,7 @@ async def receipt(session: AsyncSession, payment_id: int) -> Receipt | None:
         first.email,
         first.amount,
         first.currency,
-        [OrderLine(row.name, row.price) for row in rows if row.name is not None],
+        order_lines(rows),
         first.receipt_sent_at is not None,
     )
 

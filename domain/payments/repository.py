@@ -3,6 +3,7 @@ CONFLICT DO NOTHING), so an activity retried after its commit changes nothing tw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -79,6 +80,12 @@ async def cancel_pending_order(session: AsyncSession, order_id: int, reason: str
     return result.scalar_one_or_none() is not None
 
 
+def order_lines(rows: Sequence[Any]) -> list[OrderLine]:
+    """The lines of a statement that outer-joins an order's (or payment's) items with their
+    movies, a row per line (`name`, `price`): none when the only row has no item."""
+    return [OrderLine(row.name, row.price) for row in rows if row.name is not None]
+
+
 _CHECKOUT_ORDER = (
     select(
         Order.id,
@@ -111,7 +118,7 @@ async def checkout_order(session: AsyncSession, order_id: int) -> CheckoutOrder 
         currency=first.currency,
         total_amount=first.total_amount,
         email=first.email,
-        lines=[OrderLine(row.name, row.price) for row in rows if row.name is not None],
+        lines=order_lines(rows),
     )
 
 
@@ -214,7 +221,8 @@ async def order_sessions(session: AsyncSession, order_id: int) -> OrderSessions 
             open_.append(OpenSession(row.stripe_session_id, row.url, row.expires_at))
         if row.payment_processing:
             processing = ProcessingSession(row.stripe_session_id, row.updated_at)  # the newest
-    order = OrderRef(int(rows[0].id), int(rows[0].user_id), str(rows[0].status))
+    order = _ref(rows[0])
+    assert order is not None
     return OrderSessions(order, open_, processing)
 
 
