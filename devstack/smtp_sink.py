@@ -93,14 +93,15 @@ SMTP_OPTIONS: dict[str, Any] = {
 }
 
 
-REFUSED_DOMAIN = "@refused.invalid"  # recipients the sink refuses (RCPT 550)
-
-
 class SinkHandler:
-    """aiosmtpd handler: hand each message to `on_message`; count the sessions (EHLOs)."""
+    """aiosmtpd handler: hand each message to `on_message`; count the sessions (EHLOs); refuse
+    recipients ending in `refuse` (RCPT 550), a test's way to meet a refusing server."""
 
-    def __init__(self, on_message: Callable[[ReceivedMail], None]) -> None:
+    def __init__(
+        self, on_message: Callable[[ReceivedMail], None], refuse: str | None = None
+    ) -> None:
         self._on_message = on_message
+        self._refuse = refuse.lower() if refuse else None
         self.greetings = 0  # EHLOs answered: one per connection here (no STARTTLS)
 
     async def handle_EHLO(
@@ -118,7 +119,7 @@ class SinkHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if address.lower().endswith(REFUSED_DOMAIN):  # tests' way to meet a refusing server
+        if self._refuse and address.lower().endswith(self._refuse):
             return "550 5.1.1 Mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -172,7 +173,11 @@ class MailSink:
     """
 
     def __init__(
-        self, host: str = _LOOPBACK, port: int | None = None, maildir: Path | None = None
+        self,
+        host: str = _LOOPBACK,
+        port: int | None = None,
+        maildir: Path | None = None,
+        refuse: str | None = None,
     ) -> None:
         self.host = host
         self.port = port if port is not None else _free_port(host)
@@ -180,7 +185,7 @@ class MailSink:
         self._writer = MaildirWriter(maildir) if maildir is not None else None
         self._lock = threading.Lock()
         self._controller: Controller | None = None
-        self._handler = SinkHandler(self._deliver)
+        self._handler = SinkHandler(self._deliver, refuse)
 
     @property
     def url(self) -> str:

@@ -13,17 +13,18 @@ import aiosmtplib
 import pytest
 
 import domain.email.mailer as mailer_module
-from devstack.smtp_sink import REFUSED_DOMAIN, MailSink
+from devstack.smtp_sink import MailSink
 from domain.email.mailer import Mailer
 from domain.email.render import RenderedEmail, build_message
 from tests.support import mailer_for
 
 SENDER = "Online Cinema <no-reply@cinema.local>"
+REFUSED_DOMAIN = "@refused.invalid"  # recipients this test's sink refuses (RCPT 550)
 
 
 @pytest.fixture
 async def sink() -> AsyncIterator[MailSink]:
-    with MailSink() as own:  # its own: these tests stop it and count its sessions
+    with MailSink(refuse=REFUSED_DOMAIN) as own:  # its own: tests stop it, count its sessions
         yield own
 
 
